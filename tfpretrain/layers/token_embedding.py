@@ -1,0 +1,39 @@
+"""Token embedding that can also project hidden states back onto the vocabulary (tied output layer)."""
+
+import tensorflow as tf
+
+from tfpretrain.keras import keras
+from tfpretrain.layers.initializers import truncated_normal
+
+
+class TokenEmbedding(keras.layers.Layer):
+    """`call(ids)` -> [B, S, H] embeddings; `call(hidden, reverse=True)` -> [..., V] logits (x @ E^T)."""
+
+    def __init__(self, vocabulary_size, hidden_dim, initializer_range=0.02, **kwargs):
+        super().__init__(**kwargs)
+        self.vocabulary_size = vocabulary_size
+        self.hidden_dim = hidden_dim
+        self.initializer_range = initializer_range
+
+    def build(self, input_shape):
+        self.embeddings = self.add_weight(
+            "embeddings",
+            shape=(self.vocabulary_size, self.hidden_dim),
+            initializer=truncated_normal(self.initializer_range),
+        )
+        super().build(input_shape)
+
+    def call(self, inputs, reverse=False):
+        if reverse:
+            # [..., H] x [V, H]^T -> [..., V], in the compute dtype (bf16 on TPU); callers cast logits to f32.
+            return tf.matmul(inputs, tf.cast(self.embeddings, inputs.dtype), transpose_b=True)
+        return tf.gather(tf.cast(self.embeddings, self.compute_dtype), inputs)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            vocabulary_size=self.vocabulary_size,
+            hidden_dim=self.hidden_dim,
+            initializer_range=self.initializer_range,
+        )
+        return config

@@ -1,0 +1,75 @@
+"""BERT pretraining task: masked LM at fixed-size masked positions + next-sentence prediction."""
+
+import tensorflow as tf
+
+from tfpretrain.data import features as F
+from tfpretrain.keras import keras
+from tfpretrain.layers.initializers import truncated_normal
+from tfpretrain.layers.masked_lm_head import MaskedLMHead
+from tfpretrain.models.metrics import Perplexity
+from tfpretrain.models.task import Task
+
+
+@keras.utils.register_keras_serializable(package="tfpretrain")
+class BertPretrainer(Task):
+    """Inputs: the backbone's plus `masked_lm_positions` [B, P]. Outputs float32 `mlm_logits` [B, P, V] and
+    `nsp_logits` [B, 2]. Labels: `masked_lm_ids` [B, P], `masked_lm_weights` [B, P], `next_sentence_labels` [B].
+    Loss = weighted-mean MLM cross-entropy + mean NSP cross-entropy."""
+
+    def __init__(self, backbone, gradient_accumulation_steps=1, name="bert_pretrainer", **kwargs):
+        inputs = dict(backbone.input)
+        positions = keras.Input((None,), dtype="int32", name=F.MASKED_LM_POSITIONS)
+        inputs[F.MASKED_LM_POSITIONS] = positions
+        backbone_outputs = backbone({k: inputs[k] for k in backbone.input_keys})
+        mlm_head = MaskedLMHead(
+            backbone.token_embedding,
+            activation=backbone.activation,
+            layer_norm_epsilon=backbone.layer_norm_epsilon,
+            initializer_range=backbone.initializer_range,
+            dtype=backbone.dtype_policy,
+            name="mlm_head",
+        )
+        nsp_head = keras.layers.Dense(
+            2, kernel_initializer=truncated_normal(backbone.initializer_range), dtype="float32", name="nsp_head"
+        )
+        outputs = {
+            "mlm_logits": mlm_head((backbone_outputs["sequence_output"], positions)),
+            "nsp_logits": nsp_head(backbone_outputs["pooled_output"]),
+        }
+        super().__init__(inputs=inputs, outputs=outputs, name=name, **kwargs)
+        self.backbone = backbone
+        self.mlm_head = mlm_head
+        self.nsp_head = nsp_head
+        self._head_kwargs = {}
+        self._init_task(gradient_accumulation_steps)
+        self.mlm_accuracy = keras.metrics.SparseCategoricalAccuracy(name="mlm_accuracy")
+        self.mlm_perplexity = Perplexity(name="mlm_perplexity")
+        self.nsp_accuracy = keras.metrics.SparseCategoricalAccuracy(name="nsp_accuracy")
+        self.task_metrics = [self.mlm_accuracy, self.mlm_perplexity, self.nsp_accuracy]
+
+    def loss_denominators(self, features):
+        return {
+            "mlm": tf.reduce_sum(tf.cast(features[F.MASKED_LM_WEIGHTS], tf.float32)),
+            "nsp": tf.cast(tf.shape(features[F.NEXT_SENTENCE_LABELS])[0], tf.float32),
+        }
+
+    def _mlm_token_losses(self, features, outputs):
+        return tf.nn.sparse_softmax_cross_entropy_with_logits(
+            labels=tf.cast(features[F.MASKED_LM_IDS], tf.int32), logits=outputs["mlm_logits"]
+        )  # [B, P]
+
+    def loss_numerators(self, features, outputs):
+        weights = tf.cast(features[F.MASKED_LM_WEIGHTS], tf.float32)
+        nsp = tf.nn.sparse_softmax_cross_entropy_with_logits(
+            labels=tf.cast(features[F.NEXT_SENTENCE_LABELS], tf.int32), logits=outputs["nsp_logits"]
+        )
+        return {
+            "mlm": tf.reduce_sum(self._mlm_token_losses(features, outputs) * weights),
+            "nsp": tf.reduce_sum(nsp),
+        }
+
+    def update_task_metrics(self, features, outputs):
+        weights = tf.cast(features[F.MASKED_LM_WEIGHTS], tf.float32)
+        self.mlm_accuracy.update_state(features[F.MASKED_LM_IDS], outputs["mlm_logits"], sample_weight=weights)
+        self.mlm_perplexity.update_state(self._mlm_token_losses(features, outputs), sample_weight=weights)
+        self.nsp_accuracy.update_state(features[F.NEXT_SENTENCE_LABELS], outputs["nsp_logits"])

@@ -1,0 +1,144 @@
+"""Base task model: a functional backbone + head with a custom, distribution-exact train_step / test_step.
+
+Losses are written as sums over examples divided by a *global* denominator (the all-reduced sum of label weights
+over every replica and micro-batch). Each replica's gradient is then its exact share of the global-batch mean, so
+the optimizer's cross-replica sum gives the same update on 1 CPU, 8 GPUs or a TPU pod, and gradient accumulation
+over N micro-batches gives the same update as one large batch.
+"""
+
+import tensorflow as tf
+
+from tfpretrain.data import features as F
+from tfpretrain.keras import keras
+
+
+def _replica_sum(value):
+    return tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, value)
+
+
+class Task(keras.Model):
+    """Subclasses build a functional graph and implement the three loss/metric hooks below.
+
+    `features` is one flat dict holding model inputs, labels and weights (the tf.data reader's format). `fit`
+    also accepts `(x, y)` or `(x, y, sample_weight)`, which are merged into that dict.
+    """
+
+    label_key = F.LABELS
+
+    # -- hooks -------------------------------------------------------------------------------------------------
+    def loss_denominators(self, features):
+        """{term: float32 scalar} computed from labels/weights only (summed over the local batch)."""
+        raise TypeError(f"{type(self).__name__} must define loss_denominators(features)")
+
+    def loss_numerators(self, features, outputs):
+        """{term: float32 scalar}: the weighted loss sum over the local batch, same keys as the denominators."""
+        raise TypeError(f"{type(self).__name__} must define loss_numerators(features, outputs)")
+
+    def update_task_metrics(self, features, outputs):
+        """Update `self.task_metrics` (Keras metrics) from one local (micro-)batch."""
+
+    # -- plumbing ----------------------------------------------------------------------------------------------
+    def _init_task(self, gradient_accumulation_steps=1):
+        if int(gradient_accumulation_steps) < 1:
+            raise ValueError(f"gradient_accumulation_steps must be >= 1, got {gradient_accumulation_steps}")
+        self.gradient_accumulation_steps = int(gradient_accumulation_steps)
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.task_metrics = []
+
+    @property
+    def metrics(self):
+        # Keras resets exactly these at each epoch / evaluate call.
+        return [self.loss_tracker, *self.task_metrics]
+
+    @property
+    def input_keys(self):
+        return tuple(self.input_names)
+
+    def _merge_features(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        if not isinstance(x, dict):
+            raise ValueError(f"{type(self).__name__} expects dict features, got {type(x).__name__}")
+        features = dict(x)
+        if isinstance(y, dict):
+            features.update(y)
+        elif y is not None:
+            features[self.label_key] = y
+        if sample_weight is not None:
+            features[F.SAMPLE_WEIGHT] = sample_weight
+        return features
+
+    def _model_inputs(self, features):
+        return {k: features[k] for k in self.input_keys}
+
+    def _global_denominators(self, features):
+        local = {k: tf.cast(v, tf.float32) for k, v in self.loss_denominators(features).items()}
+        return {k: _replica_sum(v) for k, v in local.items()}
+
+    def _loss(self, features, outputs, denominators):
+        numerators = self.loss_numerators(features, outputs)
+        loss = tf.add_n([tf.math.divide_no_nan(numerators[k], denominators[k]) for k in denominators])
+        if self.losses:  # layer regularizers, split evenly over replicas
+            replicas = tf.distribute.get_strategy().num_replicas_in_sync
+            loss += tf.add_n(self.losses) / (replicas * self.gradient_accumulation_steps)
+        return loss  # this replica's share of the global loss
+
+    def _gradients(self, features, denominators):
+        """(share of loss, grads) for one (micro-)batch, with float16 loss scaling when the optimizer has it."""
+        variables = self.trainable_variables
+        with tf.GradientTape() as tape:
+            outputs = self(self._model_inputs(features), training=True)
+            loss = self._loss(features, outputs, denominators)
+            scaled = self.optimizer.get_scaled_loss(loss) if self._loss_scaled else loss
+        grads = tape.gradient(scaled, variables)
+        grads = [tf.zeros_like(v) if g is None else tf.convert_to_tensor(g) for g, v in zip(grads, variables)]
+        self.update_task_metrics(features, outputs)
+        return loss, grads
+
+    @property
+    def _loss_scaled(self):
+        return isinstance(self.optimizer, keras.mixed_precision.LossScaleOptimizer)
+
+    def train_step(self, data):
+        features = self._merge_features(data)
+        denominators = self._global_denominators(features)
+        steps = self.gradient_accumulation_steps
+        if steps == 1:
+            loss, grads = self._gradients(features, denominators)
+        else:
+            # [B, ...] -> [N, B/N, ...]; a while_loop keeps the graph (and XLA compile) size independent of N.
+            micro = tf.nest.map_structure(lambda t: tf.reshape(t, [steps, -1, *t.shape[1:]]), features)
+
+            def body(i, loss, grads):
+                micro_loss, micro_grads = self._gradients(tf.nest.map_structure(lambda t: t[i], micro), denominators)
+                return i + 1, loss + micro_loss, [a + g for a, g in zip(grads, micro_grads)]
+
+            zeros = [tf.zeros_like(v) for v in self.trainable_variables]
+            _, loss, grads = tf.while_loop(lambda i, *_: i < steps, body, (tf.constant(0), tf.constant(0.0), zeros))
+        if self._loss_scaled:
+            grads = self.optimizer.get_unscaled_gradients(grads)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+        self.loss_tracker.update_state(_replica_sum(loss))
+        return {m.name: m.result() for m in self.metrics}
+
+    def test_step(self, data):
+        features = self._merge_features(data)
+        outputs = self(self._model_inputs(features), training=False)
+        loss = self._loss(features, outputs, self._global_denominators(features))
+        self.update_task_metrics(features, outputs)
+        self.loss_tracker.update_state(_replica_sum(loss))
+        return {m.name: m.result() for m in self.metrics}
+
+    # -- serialisation -----------------------------------------------------------------------------------------
+    def get_config(self):
+        return {
+            "name": self.name,
+            "backbone": keras.layers.serialize(self.backbone),
+            "gradient_accumulation_steps": self.gradient_accumulation_steps,
+            **self._head_kwargs,
+        }
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        config["backbone"] = keras.layers.deserialize(config["backbone"], custom_objects=custom_objects)
+        return cls(**config)
