@@ -98,7 +98,8 @@ class GPT2CausalLM(Task):
                     **sampling,
                 )
 
-            self._generate_fns[key] = tf.function(run, jit_compile=jit_compile, reduce_retracing=True)
+            # One trace per (batch, length): every shape inside is static, as XLA needs.
+            self._generate_fns[key] = tf.function(run, jit_compile=jit_compile)
         out_ids, out_mask = self._generate_fns[key](tf.constant(token_ids), tf.constant(mask), tf.constant(seed))
         return {F.TOKEN_IDS: out_ids.numpy(), F.PADDING_MASK: out_mask.numpy()}
 
