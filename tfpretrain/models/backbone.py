@@ -12,6 +12,15 @@ class Backbone(keras.Model):
     input_keys = ()
     family = None
 
+    @property
+    def input_spec(self):
+        # Keras' generic spec check would reject bad inputs before `call` with a less specific message.
+        return None
+
+    @input_spec.setter
+    def input_spec(self, value):
+        pass
+
     def call(self, inputs, training=None, mask=None):
         validate_token_inputs(inputs, self.input_keys, self.max_sequence_length, type(self).__name__)
         inputs = {k: tf.cast(inputs[k], tf.int32) for k in self.input_keys}
