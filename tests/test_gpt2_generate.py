@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests import factories
 from tfpretrain.data import features as F
 from tfpretrain.keras import keras
 from tfpretrain.models.gpt2 import gpt2_sampler
 from tfpretrain.models.gpt2.gpt2_causal_lm import GPT2CausalLM
-from tests import factories
 
 
 @functools.cache

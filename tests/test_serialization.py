@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from tests import factories
 from tfpretrain.data import features as F
 from tfpretrain.keras import keras
 from tfpretrain.models.bert.bert_backbone import BertBackbone
@@ -10,7 +11,6 @@ from tfpretrain.models.bert.bert_classifier import BertClassifier
 from tfpretrain.models.bert.bert_pretrainer import BertPretrainer
 from tfpretrain.models.gpt2.gpt2_backbone import GPT2Backbone
 from tfpretrain.models.gpt2.gpt2_causal_lm import GPT2CausalLM
-from tests import factories
 
 
 def _models(rng):

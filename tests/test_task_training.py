@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests import factories
 from tfpretrain.data import features as F
 from tfpretrain.keras import keras
 from tfpretrain.models.bert.bert_classifier import BertClassifier
 from tfpretrain.models.bert.bert_pretrainer import BertPretrainer
 from tfpretrain.models.gpt2.gpt2_causal_lm import GPT2CausalLM
-from tests import factories
 
 
 def _task(kind, **kwargs):

@@ -7,6 +7,7 @@ from tfpretrain.layers.activations import get_activation
 from tfpretrain.layers.initializers import truncated_normal
 
 
+@keras.utils.register_keras_serializable(package="tfpretrain")
 class MaskedLMHead(keras.layers.Layer):
     """(sequence_output [B, S, H], masked_lm_positions [B, P]) -> float32 logits [B, P, V].
 

@@ -9,6 +9,7 @@ from tfpretrain.keras import keras
 from tfpretrain.layers.initializers import truncated_normal
 
 
+@keras.utils.register_keras_serializable(package="tfpretrain")
 class MultiHeadAttention(keras.layers.Layer):
     """Self-attention over [B, S, H].
 

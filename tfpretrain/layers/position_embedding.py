@@ -6,6 +6,7 @@ from tfpretrain.keras import keras
 from tfpretrain.layers.initializers import truncated_normal
 
 
+@keras.utils.register_keras_serializable(package="tfpretrain")
 class PositionEmbedding(keras.layers.Layer):
     """[B, S, H] -> [1, S, H] position vectors for positions start_index .. start_index + S - 1."""
 

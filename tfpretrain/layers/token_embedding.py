@@ -6,6 +6,7 @@ from tfpretrain.keras import keras
 from tfpretrain.layers.initializers import truncated_normal
 
 
+@keras.utils.register_keras_serializable(package="tfpretrain")
 class TokenEmbedding(keras.layers.Layer):
     """`call(ids)` -> [B, S, H] embeddings; `call(hidden, reverse=True)` -> [..., V] logits (x @ E^T)."""
 

@@ -6,6 +6,7 @@ from tfpretrain.layers.initializers import truncated_normal
 from tfpretrain.layers.multi_head_attention import MultiHeadAttention
 
 
+@keras.utils.register_keras_serializable(package="tfpretrain")
 class TransformerBlock(keras.layers.Layer):
     """Owns the sublayers and config; subclasses define the residual/normalisation order in `call`."""
 

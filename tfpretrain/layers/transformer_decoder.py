@@ -1,8 +1,10 @@
 """Pre-LayerNorm causal transformer block (GPT-2): x += Attn(LN(x)); x += FFN(LN(x)); optional KV cache."""
 
+from tfpretrain.keras import keras
 from tfpretrain.layers.transformer_block import TransformerBlock
 
 
+@keras.utils.register_keras_serializable(package="tfpretrain")
 class TransformerDecoder(TransformerBlock):
     def __init__(self, num_heads, intermediate_dim, activation="gelu_new", layer_norm_epsilon=1e-5, **kwargs):
         super().__init__(
