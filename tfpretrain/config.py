@@ -7,21 +7,27 @@ Every error is one `ConfigError` naming the file and the dotted key, e.g.
 import dataclasses
 import difflib
 import os
+import re
 import tempfile
 import types
 import typing
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar, Literal
 
 import yaml
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "configs" / "models"
 ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_approximate", "relu")
+# PyYAML (YAML 1.1) reads `1e-12` (no dot) as a string; accept exactly that spelling for float fields.
+_EXPONENT_FLOAT = re.compile(r"[-+]?\d+(\.\d*)?[eE][-+]?\d+")
 
 
 class ConfigError(ValueError):
-    def __init__(self, source, key, message):
-        self.source, self.key = source, key
+    """A config mistake: `source: key: message` (source is the file name when known)."""
+
+    def __init__(self, source: str, key: str, message: str):
+        self.source, self.key, self.message = source, key, message
         super().__init__(f"{source}: {key}: {message}" if key else f"{source}: {message}")
 
 
@@ -29,21 +35,22 @@ class ConfigError(ValueError):
 class _ModelConfig:
     family: ClassVar[str] = ""
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if f.type is int and value <= 0:
-                raise ConfigError("<config>", f"model.{f.name}", f"must be a positive integer, got {value}")
+            if f.type is int and (type(value) is not int or value <= 0):
+                raise ConfigError("<config>", f.name, f"must be a positive integer, got {value!r}")
+        for name in ("layer_norm_epsilon", "initializer_range"):
+            if not getattr(self, name) > 0:
+                raise ConfigError("<config>", name, f"must be positive, got {getattr(self, name)!r}")
         if self.hidden_dim % self.num_heads:
-            raise ConfigError(
-                "<config>", "model.num_heads", f"{self.num_heads} does not divide hidden_dim={self.hidden_dim}"
-            )
+            raise ConfigError("<config>", "num_heads", f"{self.num_heads} does not divide hidden_dim={self.hidden_dim}")
         if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError("<config>", "model.dropout", f"must be in [0, 1), got {self.dropout}")
+            raise ConfigError("<config>", "dropout", f"must be in [0, 1), got {self.dropout!r}")
         if self.activation not in ACTIVATIONS:
-            raise ConfigError("<config>", "model.activation", f"{self.activation!r} is not one of {ACTIVATIONS}")
+            raise ConfigError("<config>", "activation", f"{self.activation!r} is not one of {ACTIVATIONS}")
 
-    def to_kwargs(self):
+    def to_kwargs(self) -> dict[str, Any]:
         """The model classes' keyword arguments (BertBackbone(**kwargs) / GPT2Backbone(**kwargs))."""
         return dataclasses.asdict(self)
 
@@ -79,59 +86,83 @@ class GPT2Config(_ModelConfig):
     initializer_range: float = 0.02
 
 
-MODEL_CONFIGS = {cls.family: cls for cls in (BertConfig, GPT2Config)}
+ModelConfig = BertConfig | GPT2Config
+MODEL_CONFIGS: dict[str, type[ModelConfig]] = {cls.family: cls for cls in (BertConfig, GPT2Config)}
 
 
-def _check_type(value, annotation, source, key):
-    origin = typing.get_origin(annotation)
+def _convert(value: Any, annotation: Any, source: str, key: str) -> Any:
+    """Check `value` against a type annotation (recursing into dataclasses and containers)."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
     if dataclasses.is_dataclass(annotation):
         return load_dataclass(annotation, value, source, key)
     if origin in (typing.Union, types.UnionType):
-        options = typing.get_args(annotation)
-        if value is None and type(None) in options:
+        if value is None and type(None) in args:
             return None
-        return _check_type(value, next(a for a in options if a is not type(None)), source, key)
+        errors = []
+        for option in (a for a in args if a is not type(None)):
+            try:
+                return _convert(value, option, source, key)
+            except ConfigError as e:
+                errors.append(e)
+        raise errors[0] if len(errors) == 1 else ConfigError(source, key, f"expected {annotation}, got {value!r}")
+    if origin is Literal:
+        if value not in args or type(value) not in {type(a) for a in args}:
+            raise ConfigError(source, key, f"expected one of {list(args)}, got {value!r}")
+        return value
     if origin in (list, tuple):
         if not isinstance(value, (list, tuple)):
             raise ConfigError(source, key, f"expected a list, got {value!r}")
-        (item,) = typing.get_args(annotation)[:1] or (typing.Any,)
-        items = [_check_type(v, item, source, f"{key}[{i}]") for i, v in enumerate(value)]
+        if origin is tuple and args and args[-1] is not Ellipsis:
+            if len(args) != len(value):
+                raise ConfigError(source, key, f"expected {len(args)} items, got {value!r}")
+            item_types = args
+        else:
+            item_types = (args[0] if args else Any,) * len(value)
+        items = [_convert(v, t, source, f"{key}[{i}]") for i, (v, t) in enumerate(zip(value, item_types))]
         return tuple(items) if origin is tuple else items
-    if annotation is float and isinstance(value, int) and not isinstance(value, bool):
+    if origin is dict or annotation is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(source, key, f"expected a mapping, got {value!r}")
+        item = args[1] if args else Any
+        return {k: _convert(v, item, source, _join(key, k)) for k, v in value.items()}
+    if annotation is float and isinstance(value, str) and _EXPONENT_FLOAT.fullmatch(value):
         return float(value)
-    if annotation in (int, float, str, bool) and (type(value) is not annotation):
+    if annotation is float and type(value) is int:
+        return float(value)
+    if annotation in (int, float, str, bool) and type(value) is not annotation:
         raise ConfigError(source, key, f"expected {annotation.__name__}, got {value!r}")
     return value
 
 
-def load_dataclass(cls, mapping, source="<dict>", prefix=""):
+def load_dataclass(cls: type, mapping: Any, source: str = "<dict>", prefix: str = "") -> Any:
     """Build (nested) dataclass `cls` from a dict: unknown, missing or mistyped keys raise one ConfigError."""
-    if not isinstance(mapping, dict):
+    if not isinstance(mapping, Mapping):
         raise ConfigError(source, prefix, f"expected a mapping, got {mapping!r}")
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     hints = typing.get_type_hints(cls)
     for name in mapping:
         if name not in fields:
             close = difflib.get_close_matches(str(name), fields, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else f"; known keys: {sorted(fields)}"
-            raise ConfigError(source, _join(prefix, name), f"unknown key{hint}")
+            hint = f"did you mean '{close[0]}'?" if close else f"known keys: {sorted(fields)}"
+            raise ConfigError(source, _join(prefix, name), f"unknown key; {hint}")
     values = {}
     for name, f in fields.items():
         if name in mapping:
-            values[name] = _check_type(mapping[name], hints[name], source, _join(prefix, name))
+            values[name] = _convert(mapping[name], hints[name], source, _join(prefix, name))
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise ConfigError(source, _join(prefix, name), "required key is missing")
     try:
         return cls(**values)
-    except ConfigError as e:  # re-raise validation errors with the real file name
-        raise ConfigError(source, e.key, str(e).split(": ", 2)[-1]) from None
+    except ConfigError as e:  # validation in __post_init__ names the field; add the file and the dotted prefix
+        raise ConfigError(source, _join(prefix, e.key), e.message) from None
 
 
-def _join(prefix, name):
+def _join(prefix: str, name: Any) -> str:
     return f"{prefix}.{name}" if prefix else str(name)
 
 
-def load_yaml(path):
+def load_yaml(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a YAML file whose top level is a mapping (yaml.safe_load)."""
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text())
@@ -140,11 +171,11 @@ def load_yaml(path):
     except yaml.YAMLError as e:
         raise ConfigError(str(path), "", f"invalid YAML: {e}") from None
     if not isinstance(data, dict):
-        raise ConfigError(str(path), "", "the top level must be a mapping")
+        raise ConfigError(str(path), "", f"the top level must be a mapping, got {type(data).__name__}")
     return data
 
 
-def load_model_config(path_or_name, overrides=()):
+def load_model_config(path_or_name: str | os.PathLike, overrides: Iterable[str] = ()) -> ModelConfig:
     """A model YAML (`family: bert|gpt2` + `model: {...}`), by path or preset name (e.g. "bert_tiny")."""
     path = Path(path_or_name)
     if not path.suffix and not path.exists():
@@ -156,46 +187,64 @@ def load_model_config(path_or_name, overrides=()):
     family = data.get("family")
     if family not in MODEL_CONFIGS:
         raise ConfigError(str(path), "family", f"{family!r} is not one of {sorted(MODEL_CONFIGS)}")
-    unknown = set(data) - {"family", "model"}
+    unknown = sorted(set(data) - {"family", "model"}, key=str)
     if unknown:
-        raise ConfigError(str(path), sorted(unknown)[0], "unknown key; a model file holds 'family' and 'model'")
+        raise ConfigError(str(path), str(unknown[0]), "unknown key; a model file holds 'family' and 'model'")
     return load_dataclass(MODEL_CONFIGS[family], data.get("model"), str(path), "model")
 
 
-def apply_overrides(mapping, overrides, source="<overrides>"):
-    """Apply dotted `key.path=value` strings (values parsed as YAML); unknown paths raise ConfigError."""
+def apply_overrides(mapping: Mapping, overrides: Iterable[str], source: str = "<overrides>") -> dict[str, Any]:
+    """Return a copy with dotted `key.path=value` overrides applied (values parsed as YAML); unknown keys raise."""
     result = _deep_copy(mapping)
     for override in overrides:
         key, sep, raw = override.partition("=")
-        if not sep or not key:
+        if not sep or not key.strip():
             raise ConfigError(source, override, "an override must look like key.path=value")
-        node, parts = result, key.split(".")
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError as e:
+            raise ConfigError(source, key, f"invalid override value {raw!r}: {e}") from None
+        node, parts = result, key.strip().split(".")
         for depth, part in enumerate(parts):
             if not isinstance(node, dict) or part not in node:
                 raise ConfigError(source, ".".join(parts[: depth + 1]), f"unknown key in override {override!r}")
             if depth == len(parts) - 1:
-                node[part] = yaml.safe_load(raw)
+                node[part] = value
             node = node[part]
     return result
 
 
-def _deep_copy(value):
-    return {k: _deep_copy(v) for k, v in value.items()} if isinstance(value, dict) else value
+def _deep_copy(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _deep_copy(v) for k, v in value.items()}
+    return [_deep_copy(v) for v in value] if isinstance(value, list) else value
 
 
-def check_sequence_length(model_config, sequence_length, source, key="data.sequence_length"):
-    if sequence_length > model_config.max_sequence_length:
-        raise ConfigError(
-            source, key, f"{sequence_length} exceeds the model's max_sequence_length={model_config.max_sequence_length}"
-        )
+def check_sequence_length(
+    model_config: ModelConfig, sequence_length: int, source: str, key: str = "data.sequence_length"
+) -> None:
+    """Raise when a data/experiment sequence length exceeds the model's position table."""
+    limit = model_config.max_sequence_length
+    if sequence_length > limit:
+        raise ConfigError(source, key, f"{sequence_length} exceeds the model's max_sequence_length={limit}")
 
 
-def dump_yaml(config, path):
-    """Write a model config (family + fields) atomically: temp file in the same directory, then rename."""
+def dump_yaml(config: Any, path: str | os.PathLike) -> None:
+    """Write a resolved config atomically (temp file in the same directory, then rename).
+
+    Model configs are written as `family` + `model`, the form `load_model_config` reads; other dataclasses as
+    `dataclasses.asdict`.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = {"family": config.family, "model": dataclasses.asdict(config)}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as f:
-        yaml.safe_dump(data, f, sort_keys=False)
-    os.replace(tmp, path)
+    data = dataclasses.asdict(config)
+    if isinstance(config, _ModelConfig):
+        data = {"family": config.family, "model": data}
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            yaml.safe_dump(data, f, sort_keys=False)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
