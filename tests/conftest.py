@@ -1,6 +1,7 @@
 """Shared test setup: legacy Keras, offline hubs, quiet TF, and tiny model/feature factories."""
 
 import os
+import sys
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -16,12 +17,10 @@ from tests import factories  # noqa: E402
 
 @pytest.fixture(autouse=True)
 def _float32_policy():
-    """Each test starts and ends under the float32 policy, whatever a mixed-precision test set."""
-    from tfpretrain.keras import keras
-
-    keras.mixed_precision.set_global_policy("float32")
+    """Each test ends under the float32 policy, whatever a mixed-precision test set (TF-free tests stay TF-free)."""
     yield
-    keras.mixed_precision.set_global_policy("float32")
+    if "tf_keras" in sys.modules:
+        sys.modules["tf_keras"].mixed_precision.set_global_policy("float32")
 
 
 @pytest.fixture
