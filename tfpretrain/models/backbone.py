@@ -26,6 +26,10 @@ class Backbone(keras.Model):
         inputs = {k: tf.cast(inputs[k], tf.int32) for k in self.input_keys}
         return super().call(inputs, training=training, mask=mask)
 
+    def dummy_inputs(self, batch_size=2, sequence_length=8):
+        """All-ones int32 inputs (valid token, segment 1, no padding), e.g. to build or trace the model."""
+        return {k: tf.ones((batch_size, sequence_length), tf.int32) for k in self.input_keys}
+
     def get_config(self):
         return {"name": self.name, "trainable": self.trainable, **self._kwargs}
 

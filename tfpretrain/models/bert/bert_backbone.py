@@ -1,6 +1,5 @@
 """BERT encoder: token + segment + learned position embeddings, post-LN encoder stack, tanh pooler."""
 
-import tensorflow as tf
 
 from tfpretrain.data import features as F
 from tfpretrain.keras import keras
@@ -116,11 +115,3 @@ class BertBackbone(Backbone):
             layer_norm_epsilon=layer_norm_epsilon,
             initializer_range=initializer_range,
         )
-
-    def dummy_inputs(self, batch_size=2, sequence_length=8):
-        shape = (batch_size, sequence_length)
-        return {
-            F.TOKEN_IDS: tf.ones(shape, tf.int32),
-            F.SEGMENT_IDS: tf.zeros(shape, tf.int32),
-            F.PADDING_MASK: tf.ones(shape, tf.int32),
-        }

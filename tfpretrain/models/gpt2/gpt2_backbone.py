@@ -113,7 +113,3 @@ class GPT2Backbone(Backbone):
             x, layer_cache = layer(x, attention_mask=mask, cache=cache[i], cache_update_index=cache_update_index)
             caches.append(layer_cache)
         return self.final_norm(x), tf.stack(caches)
-
-    def dummy_inputs(self, batch_size=2, sequence_length=8):
-        shape = (batch_size, sequence_length)
-        return {F.TOKEN_IDS: tf.ones(shape, tf.int32), F.PADDING_MASK: tf.ones(shape, tf.int32)}
