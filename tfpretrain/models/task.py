@@ -142,3 +142,17 @@ class Task(keras.Model):
         config = dict(config)
         config["backbone"] = keras.layers.deserialize(config["backbone"], custom_objects=custom_objects)
         return cls(**config)
+
+    # -- Hugging Face checkpoints (name maps in models/hf_convert.py) --------------------------------------------
+    @classmethod
+    def from_pretrained(cls, path, **kwargs):
+        """Backbone + the heads the checkpoint has (others freshly initialised); kwargs as in `cls(...)`."""
+        from tfpretrain.models import hf_convert
+
+        return hf_convert.load_task(cls, path, **kwargs)
+
+    def save_pretrained(self, path):
+        """Write a transformers checkpoint directory (config.json + model.safetensors, PyTorch names)."""
+        from tfpretrain.models import hf_convert
+
+        hf_convert.save_task(self, path)
