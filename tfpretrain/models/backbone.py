@@ -26,6 +26,12 @@ class Backbone(keras.Model):
         inputs = {k: tf.cast(inputs[k], tf.int32) for k in self.input_keys}
         return super().call(inputs, training=training, mask=mask)
 
+    def _set_config(self, **kwargs):
+        """Keep the constructor kwargs as attributes and as the `get_config` payload (one list, not two)."""
+        self._kwargs = kwargs
+        for name, value in kwargs.items():
+            setattr(self, name, value)
+
     def dummy_inputs(self, batch_size=2, sequence_length=8):
         """All-ones int32 inputs (valid token, segment 1, no padding), e.g. to build or trace the model."""
         return {k: tf.ones((batch_size, sequence_length), tf.int32) for k in self.input_keys}

@@ -151,17 +151,25 @@ BACKBONE_MAPS = {"bert": bert_backbone_map, "gpt2": gpt2_backbone_map}
 # Task heads, keyed by class name: (family, HF architecture, {head: entries}). Keys keep their full HF names.
 # Each head loads when the checkpoint has it and keeps its fresh initialisation otherwise.
 TASKS = {
-    "BertPretrainer": ("bert", "BertForPreTraining", {
-        "mlm": [
-            *_dense("mlm_head.dense", "cls.predictions.transform.dense"),  # [H, H]
-            *_norm("mlm_head.layer_norm", "cls.predictions.transform.LayerNorm"),
-            ("mlm_head.bias", "cls.predictions.bias", ROWS),  # [V]; the projection is tied to the embedding
-        ],
-        "nsp": _dense("nsp_head", "cls.seq_relationship"),  # [H, 2]
-    }),
-    "BertClassifier": ("bert", "BertForSequenceClassification", {
-        "classifier": _dense("classifier_head", "classifier"),  # [H, num_classes]
-    }),
+    "BertPretrainer": (
+        "bert",
+        "BertForPreTraining",
+        {
+            "mlm": [
+                *_dense("mlm_head.dense", "cls.predictions.transform.dense"),  # [H, H]
+                *_norm("mlm_head.layer_norm", "cls.predictions.transform.LayerNorm"),
+                ("mlm_head.bias", "cls.predictions.bias", ROWS),  # [V]; the projection is tied to the embedding
+            ],
+            "nsp": _dense("nsp_head", "cls.seq_relationship"),  # [H, 2]
+        },
+    ),
+    "BertClassifier": (
+        "bert",
+        "BertForSequenceClassification",
+        {
+            "classifier": _dense("classifier_head", "classifier"),  # [H, num_classes]
+        },
+    ),
     "GPT2CausalLM": ("gpt2", "GPT2LMHeadModel", {}),  # lm_head is tied to wte: nothing extra
 }
 
@@ -175,8 +183,11 @@ def read_checkpoint(path):
         raise ValueError(f"{path}: no config.json (expected a Hugging Face checkpoint directory)")
     with open(config_file) as f:
         config = json.load(f)
-    readers = (("model.safetensors", load_file), ("model.safetensors.index.json", _read_sharded),
-               ("tf_model.h5", _read_h5))
+    readers = (
+        ("model.safetensors", load_file),
+        ("model.safetensors.index.json", _read_sharded),
+        ("tf_model.h5", _read_h5),
+    )
     for name, reader in readers:
         file = os.path.join(path, name)
         if os.path.isfile(file):
@@ -268,7 +279,7 @@ def _load_entries(root, entries, tensors, file):
             arrays.append(got)
         value = _from_checkpoint(arrays, conversion)
         if conversion == ROWS and value.shape[0] < variable.shape[0]:  # new vocabulary rows keep their init
-            value = np.concatenate([value, variable.numpy()[value.shape[0]:]])
+            value = np.concatenate([value, variable.numpy()[value.shape[0] :]])
         variable.assign(value.astype(variable.dtype.as_numpy_dtype))
 
 

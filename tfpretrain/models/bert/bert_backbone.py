@@ -1,6 +1,5 @@
 """BERT encoder: token + segment + learned position embeddings, post-LN encoder stack, tanh pooler."""
 
-
 from tfpretrain.data import features as F
 from tfpretrain.keras import keras
 from tfpretrain.layers.attention_masks import padding_attention_mask
@@ -91,18 +90,7 @@ class BertBackbone(Backbone):
         )
         self.token_embedding = token_embedding
         self.transformer_layers = encoder_layers
-        self.vocabulary_size = vocabulary_size
-        self.num_layers = num_layers
-        self.num_heads = num_heads
-        self.hidden_dim = hidden_dim
-        self.intermediate_dim = intermediate_dim
-        self.max_sequence_length = max_sequence_length
-        self.num_segments = num_segments
-        self.dropout = dropout
-        self.activation = activation
-        self.layer_norm_epsilon = layer_norm_epsilon
-        self.initializer_range = initializer_range
-        self._kwargs = dict(
+        self._set_config(
             vocabulary_size=vocabulary_size,
             num_layers=num_layers,
             num_heads=num_heads,

@@ -70,17 +70,7 @@ class GPT2Backbone(Backbone):
         self.embeddings_dropout = embeddings_dropout
         self.transformer_layers = decoder_layers
         self.final_norm = final_norm
-        self.vocabulary_size = vocabulary_size
-        self.num_layers = num_layers
-        self.num_heads = num_heads
-        self.hidden_dim = hidden_dim
-        self.intermediate_dim = intermediate_dim
-        self.max_sequence_length = max_sequence_length
-        self.dropout = dropout
-        self.activation = activation
-        self.layer_norm_epsilon = layer_norm_epsilon
-        self.initializer_range = initializer_range
-        self._kwargs = dict(
+        self._set_config(
             vocabulary_size=vocabulary_size,
             num_layers=num_layers,
             num_heads=num_heads,
