@@ -2,7 +2,7 @@
 
 import numpy as np
 import tensorflow as tf
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tfpretrain.data import features as F
@@ -35,6 +35,7 @@ def _mask(ids, mask, seed=(1, 2), **kwargs):
 
 @settings(max_examples=30, deadline=None)
 @given(seed=st.integers(0, 2**30), batch=st.integers(1, 4), length=st.integers(5, 24), rate=st.floats(0.05, 0.5))
+@example(seed=0, batch=1, length=5, rate=0.49999999999999994)  # rounds differently in float32
 def test_masks_only_real_tokens_with_exact_counts(seed, batch, length, rate):
     rng = np.random.default_rng(seed)
     ids, mask = _batch(rng, batch, length)
@@ -42,7 +43,8 @@ def test_masks_only_real_tokens_with_exact_counts(seed, batch, length, rate):
     positions, weights = out[F.MASKED_LM_POSITIONS], out[F.MASKED_LM_WEIGHTS]
     assert positions.shape == (batch, 5) and weights.shape == (batch, 5)
     candidates = ((mask == 1) & ~np.isin(ids, SPECIAL)).sum(1)
-    expected = np.minimum(np.clip(np.round(candidates * rate), 1, 5), candidates)
+    # float32 like the graph (0.49999999999999994 becomes 0.5 there; np.round and tf.round both round half to even)
+    expected = np.minimum(np.clip(np.round(candidates.astype(np.float32) * np.float32(rate)), 1, 5), candidates)
     np.testing.assert_array_equal(weights.sum(1), expected)
     for row in range(batch):
         real = positions[row][weights[row] > 0]
