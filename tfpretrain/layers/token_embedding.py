@@ -26,8 +26,12 @@ class TokenEmbedding(keras.layers.Layer):
 
     def call(self, inputs, reverse=False):
         if reverse:
-            # [..., H] x [V, H]^T -> [..., V], in the compute dtype (bf16 on TPU); callers cast logits to f32.
-            return tf.matmul(inputs, tf.cast(self.embeddings, inputs.dtype), transpose_b=True)
+            # [..., H] -> [N, H] @ [V, H]^T -> [..., V] in the compute dtype (callers cast logits to float32).
+            # One 2-D GEMM: a rank-3 matmul against the table would broadcast it into a batched matmul whose
+            # embedding gradient materialises a [B, H, V] tensor (about 1 GB per step at B=32, V=30522).
+            flat = tf.reshape(inputs, [-1, self.hidden_dim])
+            logits = tf.matmul(flat, tf.cast(self.embeddings, inputs.dtype), transpose_b=True)
+            return tf.reshape(logits, tf.concat([tf.shape(inputs)[:-1], [self.vocabulary_size]], 0))
         return tf.gather(tf.cast(self.embeddings, self.compute_dtype), inputs)
 
     def get_config(self):
