@@ -115,56 +115,45 @@ def make_batches(family, cfg, seed=0):
 
 
 # -- models ----------------------------------------------------------------------------------------------------
-def build_ours(family, cfg):
-    kwargs = dict(
+def model_kwargs(family, cfg):
+    """Full backbone kwargs (defaults filled in by the config dataclass), shared by ours and the peer."""
+    from tfpretrain.config import MODEL_CONFIGS
+
+    max_length = cfg.bert_max_sequence_length if family == "bert" else cfg.gpt2_max_sequence_length
+    return MODEL_CONFIGS[family](
         vocabulary_size=cfg.vocabulary_size(family),
         num_layers=cfg.num_layers,
         num_heads=cfg.num_heads,
         hidden_dim=cfg.hidden_dim,
         intermediate_dim=cfg.intermediate_dim,
+        max_sequence_length=max_length,
         dropout=cfg.dropout,
-    )
+    ).to_kwargs()
+
+
+def build_ours(family, cfg):
+    kwargs = model_kwargs(family, cfg)
     if family == "bert":
         from tfpretrain.models.bert.bert_backbone import BertBackbone
         from tfpretrain.models.bert.bert_pretrainer import BertPretrainer
 
-        return BertPretrainer(BertBackbone(max_sequence_length=cfg.bert_max_sequence_length, **kwargs))
+        return BertPretrainer(BertBackbone(**kwargs))
     from tfpretrain.models.gpt2.gpt2_backbone import GPT2Backbone
     from tfpretrain.models.gpt2.gpt2_causal_lm import GPT2CausalLM
 
-    return GPT2CausalLM(GPT2Backbone(max_sequence_length=cfg.gpt2_max_sequence_length, **kwargs))
+    return GPT2CausalLM(GPT2Backbone(**kwargs))
 
 
 def build_peer(family, cfg):
-    """transformers' TF model from a config: random init, nothing downloaded, the same dropout as ours."""
+    """transformers' TF model from the same kwargs (hf_convert's config map): random init, same dropout as ours."""
+    import transformers
+
+    from tfpretrain.models.hf_convert import kwargs_to_config
+
+    config = kwargs_to_config(family, model_kwargs(family, cfg))
     if family == "bert":
-        from transformers import BertConfig, TFBertForPreTraining
-
-        config = BertConfig(
-            vocab_size=cfg.bert_vocabulary_size,
-            hidden_size=cfg.hidden_dim,
-            num_hidden_layers=cfg.num_layers,
-            num_attention_heads=cfg.num_heads,
-            intermediate_size=cfg.intermediate_dim,
-            max_position_embeddings=cfg.bert_max_sequence_length,
-            hidden_dropout_prob=cfg.dropout,
-            attention_probs_dropout_prob=cfg.dropout,
-        )
-        return TFBertForPreTraining(config)
-    from transformers import GPT2Config, TFGPT2LMHeadModel
-
-    config = GPT2Config(
-        vocab_size=cfg.gpt2_vocabulary_size,
-        n_positions=cfg.gpt2_max_sequence_length,
-        n_embd=cfg.hidden_dim,
-        n_layer=cfg.num_layers,
-        n_head=cfg.num_heads,
-        n_inner=cfg.intermediate_dim,
-        resid_pdrop=cfg.dropout,
-        embd_pdrop=cfg.dropout,
-        attn_pdrop=cfg.dropout,
-    )
-    return TFGPT2LMHeadModel(config)
+        return transformers.TFBertForPreTraining(transformers.BertConfig(**config))
+    return transformers.TFGPT2LMHeadModel(transformers.GPT2Config(**config))
 
 
 PEER_NAMES = {"bert": "transformers TFBertForPreTraining", "gpt2": "transformers TFGPT2LMHeadModel"}
