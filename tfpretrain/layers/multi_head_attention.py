@@ -6,6 +6,7 @@ import tensorflow as tf
 from tensorflow.compiler.tf2xla.python.xla import dynamic_update_slice
 
 from tfpretrain.keras import keras
+from tfpretrain.layers.dropout import Dropout
 from tfpretrain.layers.initializers import truncated_normal
 
 
@@ -46,7 +47,7 @@ class MultiHeadAttention(keras.layers.Layer):
             name="output",
         )
         self.output_dense.build(input_shape)
-        self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
+        self.dropout_layer = Dropout(self.dropout, dtype=self.dtype_policy, name="dropout")
         super().build(input_shape)
 
     def call(self, inputs, attention_mask=None, cache=None, cache_update_index=0, training=None):

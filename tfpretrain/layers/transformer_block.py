@@ -2,6 +2,7 @@
 
 from tfpretrain.keras import keras
 from tfpretrain.layers.activations import get_activation
+from tfpretrain.layers.dropout import Dropout
 from tfpretrain.layers.initializers import truncated_normal
 from tfpretrain.layers.multi_head_attention import MultiHeadAttention
 
@@ -60,7 +61,7 @@ class TransformerBlock(keras.layers.Layer):
         )
         self.output_dense.build(tuple(input_shape[:-1]) + (self.intermediate_dim,))
         self.ffn_norm = norm("ffn_norm")
-        self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=policy)
+        self.dropout_layer = Dropout(self.dropout, dtype=policy, name="dropout")
         super().build(input_shape)
 
     def _initializer(self):

@@ -3,6 +3,7 @@
 from tfpretrain.data import features as F
 from tfpretrain.keras import keras
 from tfpretrain.layers.attention_masks import padding_attention_mask
+from tfpretrain.layers.dropout import Dropout
 from tfpretrain.layers.initializers import truncated_normal
 from tfpretrain.layers.position_embedding import PositionEmbedding
 from tfpretrain.layers.token_embedding import TokenEmbedding
@@ -78,7 +79,7 @@ class BertBackbone(Backbone):
 
         tokens = token_embedding(token_ids)  # [B, S, H]
         x = tokens + segment_embedding(segment_ids) + position_embedding(tokens)
-        x = keras.layers.Dropout(dropout, dtype=dtype, name="embeddings_dropout")(embeddings_norm(x))
+        x = Dropout(dropout, dtype=dtype, name="embeddings_dropout")(embeddings_norm(x))
         mask = padding_attention_mask(padding_mask)  # [B, 1, S]
         for layer in encoder_layers:
             x = layer(x, attention_mask=mask)

@@ -4,6 +4,7 @@ import tensorflow as tf
 
 from tfpretrain.data import features as F
 from tfpretrain.keras import keras
+from tfpretrain.layers.dropout import Dropout
 from tfpretrain.layers.initializers import truncated_normal
 from tfpretrain.models.task import Task
 
@@ -20,7 +21,7 @@ class BertClassifier(Task):
             raise ValueError(f"num_classes must be >= 1 (1 = binary with a sigmoid), got {num_classes}")
         inputs = dict(backbone.input)
         pooled = backbone(inputs)["pooled_output"]
-        pooled = keras.layers.Dropout(dropout, name="classifier_dropout")(pooled)
+        pooled = Dropout(dropout, name="classifier_dropout")(pooled)
         head = keras.layers.Dense(
             num_classes,
             kernel_initializer=truncated_normal(backbone.initializer_range),

@@ -5,6 +5,7 @@ import tensorflow as tf
 from tfpretrain.data import features as F
 from tfpretrain.keras import keras
 from tfpretrain.layers.attention_masks import causal_attention_mask, causal_padding_attention_mask
+from tfpretrain.layers.dropout import Dropout
 from tfpretrain.layers.position_embedding import PositionEmbedding
 from tfpretrain.layers.token_embedding import TokenEmbedding
 from tfpretrain.layers.transformer_decoder import TransformerDecoder
@@ -41,7 +42,7 @@ class GPT2Backbone(Backbone):
         position_embedding = PositionEmbedding(
             max_sequence_length, initializer_range, dtype=dtype, name="position_embedding"
         )
-        embeddings_dropout = keras.layers.Dropout(dropout, dtype=dtype, name="embeddings_dropout")
+        embeddings_dropout = Dropout(dropout, dtype=dtype, name="embeddings_dropout")
         decoder_layers = [
             TransformerDecoder(
                 num_heads,
