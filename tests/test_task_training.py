@@ -39,7 +39,19 @@ def test_fit_with_xla_lowers_the_loss(kind, rng):
     model.compile(optimizer=keras.optimizers.Adam(1e-2), jit_compile=True)
     history = model.fit(data, steps_per_epoch=15, epochs=2, verbose=0).history
     assert history["loss"][-1] < history["loss"][0]
-    assert set(history) == {m.name for m in model.metrics}
+    assert set(history) == {m.name for m in model.metrics} | {"gradient_norm"}
+
+
+def test_logged_gradient_norm_is_the_applied_gradients_norm(rng):
+    """With SGD the weight change is lr * gradient, so its norm / lr is the gradient's global norm."""
+    model = _task("pretrainer")
+    model.compile(optimizer=keras.optimizers.SGD(0.1))
+    features = _features("pretrainer", rng)
+    model(features)
+    before = [w.numpy() for w in model.trainable_weights]
+    logs = model.train_on_batch(features, return_dict=True)
+    delta = np.sqrt(sum(((b - w.numpy()) ** 2).sum() for b, w in zip(before, model.trainable_weights)))
+    np.testing.assert_allclose(logs["gradient_norm"], delta / 0.1, rtol=1e-4)
 
 
 def _one_sgd_step(kind, features, weights, accumulation):

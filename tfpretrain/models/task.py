@@ -116,9 +116,12 @@ class Task(keras.Model):
             _, loss, grads = tf.while_loop(lambda i, *_: i < steps, body, (tf.constant(0), tf.constant(0.0), zeros))
         if self._loss_scaled:
             grads = self.optimizer.get_unscaled_gradients(grads)
-        self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+        # The all-reduce the optimizer would do, done here so the logged norm is the global gradient's.
+        grads = _replica_sum(grads)
+        gradient_norm = tf.linalg.global_norm(grads)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_variables), skip_gradients_aggregation=True)
         self.loss_tracker.update_state(_replica_sum(loss))
-        return {m.name: m.result() for m in self.metrics}
+        return {**{m.name: m.result() for m in self.metrics}, "gradient_norm": gradient_norm}
 
     def test_step(self, data):
         features = self._merge_features(data)
