@@ -214,6 +214,25 @@ def apply_overrides(mapping: Mapping, overrides: Iterable[str], source: str = "<
     return result
 
 
+def with_defaults(cls: type, mapping: Mapping) -> dict[str, Any]:
+    """`mapping` with every defaulted field of dataclass `cls` filled in (recursively), so that dotted overrides can
+    name fields a file leaves at their defaults. Keys the file gives win; unknown keys stay for the strict loader."""
+    result = dict(mapping) if isinstance(mapping, Mapping) else mapping
+    if not isinstance(result, dict):
+        return result
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if f.default is not dataclasses.MISSING and f.name not in result:
+            result[f.name] = _deep_copy(f.default)
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+            if dataclasses.is_dataclass(hints[f.name]):
+                result[f.name] = with_defaults(hints[f.name], result.get(f.name, {}))
+            elif f.name not in result:
+                result[f.name] = _deep_copy(default)
+    return result
+
+
 def _deep_copy(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {k: _deep_copy(v) for k, v in value.items()}

@@ -4,9 +4,20 @@ These functions are the per-document bodies of the corpus pipeline; they take an
 shard's content is a function of its seed alone.
 """
 
+import re
+
 import numpy as np
 
 from tfpretrain.data import features as F
+
+# A sentence ends at . ! or ? (optionally closed by a quote or bracket) before whitespace and an upper-case letter,
+# digit or opening quote; line breaks always end one. Good enough for NSP pairs, which need order, not linguistics.
+_SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"')\]]))\s+(?=[\"'(\[A-Z0-9])|\n+")
+
+
+def split_sentences(text):
+    """Document text -> list of non-empty sentence strings, in order."""
+    return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
 
 
 def nsp_examples(document, other_documents, *, max_sequence_length, cls_id, sep_id, rng, short_seq_prob=0.1):

@@ -2,40 +2,51 @@
 
 import hashlib
 import os
-from pathlib import Path
 
 BERT_SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 GPT2_END_TOKEN = "<|endoftext|>"
 
 
-def train_wordpiece(texts, vocabulary_size, lowercase=True):
+def train_wordpiece(texts, vocabulary_size, lowercase=True, min_frequency=2):
     """Iterable of strings -> a BertWordPiece `tokenizers.Tokenizer` with [PAD]=0 and the BERT special tokens."""
     from tokenizers import BertWordPieceTokenizer
 
     tokenizer = BertWordPieceTokenizer(lowercase=lowercase)
     tokenizer.train_from_iterator(
-        texts, vocab_size=vocabulary_size, special_tokens=list(BERT_SPECIAL_TOKENS), min_frequency=2
+        texts, vocab_size=vocabulary_size, special_tokens=list(BERT_SPECIAL_TOKENS), min_frequency=min_frequency
     )
     return tokenizer
 
 
-def train_byte_level_bpe(texts, vocabulary_size):
+def train_byte_level_bpe(texts, vocabulary_size, min_frequency=2):
     """Iterable of strings -> a GPT-2 style byte-level BPE tokenizer with <|endoftext|> as id 0."""
     from tokenizers import ByteLevelBPETokenizer
 
     tokenizer = ByteLevelBPETokenizer(add_prefix_space=False)
-    tokenizer.train_from_iterator(texts, vocab_size=vocabulary_size, special_tokens=[GPT2_END_TOKEN], min_frequency=2)
+    tokenizer.train_from_iterator(
+        texts, vocab_size=vocabulary_size, special_tokens=[GPT2_END_TOKEN], min_frequency=min_frequency
+    )
     return tokenizer
 
 
 def save_tokenizer(tokenizer, path):
-    """Write tokenizer.json atomically; returns its sha256 (recorded in manifests and model cards)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tokenizer.save(str(tmp))
-    os.replace(tmp, path)
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    """Write tokenizer.json atomically (local or gs://); returns its sha256 (recorded in manifests and model cards)."""
+    import tensorflow as tf
+
+    path = str(path)
+    tf.io.gfile.makedirs(os.path.dirname(path) or ".")
+    tmp = path + ".tmp"
+    with tf.io.gfile.GFile(tmp, "w") as f:
+        f.write(tokenizer.to_str())
+    tf.io.gfile.rename(tmp, path, overwrite=True)
+    return file_sha256(path)
+
+
+def file_sha256(path):
+    import tensorflow as tf
+
+    with tf.io.gfile.GFile(str(path), "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
 
 
 def continuation_table(tokenizer):
@@ -45,3 +56,44 @@ def continuation_table(tokenizer):
     for token, index in vocab.items():
         table[index] = token.startswith("##")
     return table
+
+
+def load_tokenizer(path, lowercase=True):
+    """An existing vocab.txt (WordPiece, e.g. a BERT checkpoint's) or tokenizer.json -> `tokenizers` tokenizer."""
+    import tensorflow as tf
+
+    path = str(path)
+    if not tf.io.gfile.exists(path):
+        raise FileNotFoundError(f"tokenizer file {path} does not exist")
+    if path.endswith(".txt"):
+        from tokenizers import BertWordPieceTokenizer
+
+        with tf.io.gfile.GFile(path) as f:
+            vocab = {token.rstrip("\n"): i for i, token in enumerate(f)}
+        missing = [token for token in BERT_SPECIAL_TOKENS if token not in vocab]
+        if missing:
+            raise ValueError(f"{path}: the vocabulary lacks the bert special tokens {missing}")
+        return BertWordPieceTokenizer(vocab, lowercase=lowercase)
+    from tokenizers import Tokenizer
+
+    with tf.io.gfile.GFile(path) as f:
+        try:
+            return Tokenizer.from_str(f.read())
+        except Exception as e:  # tokenizers raises a bare Exception on a malformed file
+            raise ValueError(f"{path}: not a tokenizers JSON file ({e})") from None
+
+
+SPECIAL_TOKENS = {
+    "bert": {"pad": "[PAD]", "unk": "[UNK]", "cls": "[CLS]", "sep": "[SEP]", "mask": "[MASK]"},
+    "gpt2": {"end": GPT2_END_TOKEN},
+}
+
+
+def special_token_ids(tokenizer, task, source="tokenizer"):
+    """{'pad': 0, 'cls': 2, ...} for the task's special tokens; one error naming every token the vocabulary lacks."""
+    vocab = tokenizer.get_vocab()
+    wanted = SPECIAL_TOKENS[task]
+    missing = [token for token in wanted.values() if token not in vocab]
+    if missing:
+        raise ValueError(f"{source}: the vocabulary lacks the {task} special tokens {missing}")
+    return {name: vocab[token] for name, token in wanted.items()}

@@ -1,0 +1,255 @@
+"""Corpus -> sharded TFRecords + manifest.json, as two Apache Beam pipelines with a tokenizer step between them.
+
+    clean:    read units (files / TFDS sub-splits) -> normalise -> drop short -> scrub PII -> exact dedup
+              -> OUT/.work/clean-*.jsonl + stats
+    tokenizer (driver): train WordPiece / byte-level BPE on the cleaned corpus (or load one) -> OUT/tokenizer.json
+    examples: clean docs -> (split, bucket) by content hash -> tokenize -> NSP pairs or packed windows
+              -> (split, shard) by a stable hash -> OUT/train-00003-of-00008.tfrecord (temp name, then rename)
+    finalize (driver): empty shards for unused indices, stale shards removed, manifest.json written last
+
+Every random choice is seeded by (seed, split, bucket) and every grouping is by content hash, so a re-run, or a
+run after a killed one, writes the same shards. Runs on the DirectRunner (multi-processing by default) or any
+runner given through pipeline options (e.g. --runner=DataflowRunner --project=... --temp_location=gs://...).
+"""
+
+import json
+import logging
+import posixpath
+import time
+import zlib
+from collections.abc import Iterable
+from typing import Any
+
+import apache_beam as beam
+
+from tfpretrain.data import corpus, privacy
+from tfpretrain.data import features as F
+from tfpretrain.data.examples import nsp_examples, pack_windows, pad_example, split_sentences
+from tfpretrain.data.shard_writer import serialize_example, write_shard
+
+log = logging.getLogger(__name__)
+WORK_DIR = ".work"
+TRAIN, VALIDATION = "train", "validation"
+
+
+def hash_fraction(key, start=0):
+    """A dedup key (hex sha256) -> a stable number in [0, 1); different `start` offsets give independent draws."""
+    return int(key[start : start + 12], 16) / 16**12
+
+
+class _Progress:
+    """Rate-limited progress log lines from inside a worker: documents, tokens, tokens/s."""
+
+    def __init__(self, what, every_s=10.0):
+        self.what, self.every_s = what, every_s
+        self.documents = self.tokens = 0
+        self.start = self.last = time.monotonic()
+
+    def add(self, documents, tokens):
+        self.documents += documents
+        self.tokens += tokens
+        now = time.monotonic()
+        if now - self.last >= self.every_s:
+            self.last = now
+            rate = self.tokens / max(now - self.start, 1e-9)
+            log.info("%s: %d documents, %d tokens, %.0f tokens/s", self.what, self.documents, self.tokens, rate)
+
+
+class CleanDocuments(beam.DoFn):
+    """(Source, unit) -> (dedup key, cleaned text); per-document statistics on the 'stats' output."""
+
+    def __init__(self, min_chars, scrub, pii_types, urls, dedup):
+        self.min_chars, self.scrub, self.pii_types, self.urls = min_chars, scrub, pii_types, urls
+        self.dedup = dedup
+
+    def setup(self):
+        self.scrubber = privacy.Scrubber(types=self.pii_types, urls=self.urls) if self.scrub else None
+
+    def process(self, read) -> Iterable[Any]:  # mixed tagged outputs: no inferred type for the main output
+        source, unit = read
+        for index, raw in enumerate(corpus.read_documents(source, unit)):
+            text = corpus.normalize(raw)
+            stats = {"documents_read": 1}
+            if len(text) < self.min_chars:
+                stats["documents_too_short"] = 1
+                yield beam.pvalue.TaggedOutput("stats", stats)
+                continue
+            if self.scrubber is not None:
+                text, counts = self.scrubber.scrub(text)
+                stats.update({f"pii.{name}": n for name, n in counts.items() if n})
+            yield beam.pvalue.TaggedOutput("stats", stats)
+            # Without dedup every copy keeps a key of its own: the hash also covers where the document came from.
+            where = "" if self.dedup else f"\x00{source.describe()}\x00{unit}\x00{index}"
+            yield privacy.dedup_key(text + where), text
+
+
+class SumDicts(beam.CombineFn):
+    def create_accumulator(self):
+        return {}
+
+    def add_input(self, acc, item):
+        for k, v in item.items():
+            acc[k] = acc.get(k, 0) + v
+        return acc
+
+    def merge_accumulators(self, accs):
+        out = {}
+        for acc in accs:
+            self.add_input(out, acc)
+        return out
+
+    def extract_output(self, acc):
+        return acc
+
+
+class _Others:
+    """Every document of a bucket but one, without copying the list (NSP's random-next-segment candidates)."""
+
+    def __init__(self, documents, skip):
+        self.documents, self.skip = documents, skip
+
+    def __len__(self):
+        return len(self.documents) - 1
+
+    def __getitem__(self, i):
+        return self.documents[i + (i >= self.skip)]
+
+
+class MakeExamples(beam.DoFn):
+    """((split, bucket), [(key, text)]) -> ((split, shard), (order, serialized tf.Example)); stats on 'stats'."""
+
+    def __init__(self, config, tokenizer_path, special_tokens, num_shards):
+        self.task, self.seq = config.task, config.sequence_length
+        self.seed, self.short_seq_prob = config.seed, config.short_seq_prob
+        self.tokenizer_path, self.special_tokens, self.num_shards = tokenizer_path, special_tokens, num_shards
+
+    def setup(self):
+        from tokenizers import Tokenizer
+
+        self.tokenizer = Tokenizer.from_file(self.tokenizer_path)
+        self.spec = F.record_spec(self.task, self.seq)
+        self.progress = _Progress(f"{self.task} examples")
+
+    def process(self, element) -> Iterable[Any]:  # mixed tagged outputs: no inferred type for the main output
+        import random
+
+        (split, bucket), docs = element
+        docs = sorted(docs)  # by key: the input order of a GroupByKey is not deterministic
+        rng = random.Random(f"{self.seed}:{split}:{bucket}")
+        if self.task == F.TASK_BERT:
+            examples, tokens = self._bert(docs, rng)
+        else:
+            examples, tokens = self._gpt2(docs)
+        self.progress.add(len(docs), tokens)
+        stats = {f"{split}.documents": len(docs), f"{split}.tokens": tokens, f"{split}.records": len(examples)}
+        yield beam.pvalue.TaggedOutput("stats", stats)
+        for i, example in enumerate(examples):
+            shard = zlib.crc32(f"{split}:{bucket}:{i}".encode()) % self.num_shards[split]
+            yield (split, shard), ((bucket, i), serialize_example(example, self.spec))
+
+    def _encode(self, texts):
+        return [e.ids for e in self.tokenizer.encode_batch(texts, add_special_tokens=False)]
+
+    def _bert(self, docs, rng):
+        documents = []
+        for _, text in docs:
+            sentences = [ids for ids in self._encode(split_sentences(text)) if ids]
+            if sentences:
+                documents.append(sentences)
+        examples = []
+        for i, document in enumerate(documents):
+            for ex in nsp_examples(
+                document,
+                _Others(documents, i),
+                max_sequence_length=self.seq,
+                cls_id=self.special_tokens["cls"],
+                sep_id=self.special_tokens["sep"],
+                rng=rng,
+                short_seq_prob=self.short_seq_prob,
+            ):
+                examples.append(pad_example(ex, self.seq))
+        tokens = sum(int(ex[F.PADDING_MASK].sum()) for ex in examples)
+        return examples, tokens
+
+    def _gpt2(self, docs):
+        documents = self._encode([text for _, text in docs])
+        windows, dropped = pack_windows(documents, window=self.seq, end_token_id=self.special_tokens["end"])
+        return [{F.TOKEN_IDS: w} for w in windows], int(windows.size)
+
+
+class WriteShard(beam.DoFn):
+    """((split, shard), [(order, record)]) -> {split, index, file, records}, after an atomic write."""
+
+    def __init__(self, output, num_shards, compression):
+        self.output, self.num_shards, self.compression = output, num_shards, compression
+
+    def process(self, element):
+        from tfpretrain.data.manifest import shard_name
+
+        (split, index), records = element
+        name = shard_name(split, index, self.num_shards[split], self.compression)
+        ordered = (record for _, record in sorted(records, key=lambda r: r[0]))
+        count = write_shard(posixpath.join(self.output, name), ordered, self.compression)
+        yield {"split": split, "index": index, "file": name, "records": count}
+
+
+def _write_json(pcoll, path, label):
+    """One JSON document (a single-element PCollection) -> one file, through the runner's file sink."""
+    return (
+        pcoll
+        | f"{label}Json" >> beam.Map(json.dumps, sort_keys=True)
+        | f"{label}Write" >> beam.io.WriteToText(path, num_shards=1, shard_name_template="")
+    )
+
+
+def clean_pipeline(pipeline, reads, config, work):
+    """Build the clean stage on `pipeline`; writes WORK/clean-*.jsonl and WORK/clean_stats.json."""
+    p = config.privacy
+    clean = CleanDocuments(config.min_document_chars, p.scrub, p.types, p.urls, config.dedup)
+    cleaned = (
+        pipeline
+        | "Reads" >> beam.Create(reads)
+        | "Reshuffle" >> beam.Reshuffle()
+        | "Clean" >> beam.ParDo(clean).with_outputs("stats", main="docs")
+    )
+    # Exact duplicates (up to case and whitespace) share a key; `min` keeps one of them deterministically.
+    unique = cleaned.docs | "Dedup" >> beam.CombinePerKey(min)
+    (
+        unique
+        | "ToJson" >> beam.MapTuple(lambda key, text: json.dumps({"key": key, "text": text}))
+        | "WriteClean" >> beam.io.WriteToText(posixpath.join(work, "clean"), file_name_suffix=".jsonl")
+    )
+    unique_stats = unique | "Count" >> beam.Map(lambda kv: {"documents_unique": 1, "characters": len(kv[1])})
+    stats = (cleaned.stats, unique_stats) | "AllStats" >> beam.Flatten()
+    stats = stats | "SumStats" >> beam.CombineGlobally(SumDicts())
+    _write_json(stats, posixpath.join(work, "clean_stats.json"), "Stats")
+
+
+def examples_pipeline(pipeline, config, work, tokenizer_path, special_tokens, num_buckets, num_shards):
+    """Build the examples stage; writes the shards and WORK/shards.json + WORK/example_stats.json."""
+    vf = config.validation_fraction
+
+    def bucket(record):
+        key = record["key"]
+        split = VALIDATION if hash_fraction(key) < vf else TRAIN
+        return (split, int(hash_fraction(key, 12) * num_buckets[split])), (key, record["text"])
+
+    made = (
+        pipeline
+        | "ReadClean" >> beam.io.ReadFromText(posixpath.join(work, "clean*.jsonl"))
+        | "Parse" >> beam.Map(json.loads)
+        | "Bucket" >> beam.Map(bucket)
+        | "GroupBuckets" >> beam.GroupByKey()
+        | "Examples" >> beam.ParDo(MakeExamples(config, tokenizer_path, special_tokens, num_shards)).with_outputs(
+            "stats", main="records"
+        )
+    )
+    shards = (
+        made.records
+        | "GroupShards" >> beam.GroupByKey()
+        | "WriteShards" >> beam.ParDo(WriteShard(config.output, num_shards, config.compression))
+        | "ListShards" >> beam.combiners.ToList()
+    )
+    _write_json(shards, posixpath.join(work, "shards.json"), "Shards")
+    stats = made.stats | "SumExampleStats" >> beam.CombineGlobally(SumDicts())
+    _write_json(stats, posixpath.join(work, "example_stats.json"), "ExampleStats")

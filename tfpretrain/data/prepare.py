@@ -1,0 +1,237 @@
+"""`tfpretrain prepare`: run the corpus pipelines end to end and write manifest.json last.
+
+    from tfpretrain.data.prepare import prepare
+    from tfpretrain.data.prepare_config import load_prepare_config
+    manifest = prepare(load_prepare_config("configs/data/bert_wordpiece.yaml", inputs=["docs/*.txt"], output="out"))
+
+Until the manifest is written the output directory does not look prepared (readers refuse it), so a killed run
+is harmless; the next run clears what it left and, being deterministic, writes the same shards as a clean run.
+"""
+
+import dataclasses
+import hashlib
+import json
+import logging
+import math
+import posixpath
+import time
+
+from tfpretrain.data import corpus
+from tfpretrain.data import manifest as M
+from tfpretrain.data import tokenizer as tok
+from tfpretrain.data.beam_pipeline import TRAIN, VALIDATION, WORK_DIR, clean_pipeline, examples_pipeline, hash_fraction
+from tfpretrain.data.shard_writer import remove_temp_files, write_shard
+
+log = logging.getLogger(__name__)
+TOKENIZER_FILE = "tokenizer.json"
+# Local default: Beam's DirectRunner with one worker process per core. Any flag given replaces these defaults.
+DEFAULT_PIPELINE_ARGS = ("--runner=DirectRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=0")
+
+
+def _gfile():
+    import tensorflow as tf
+
+    return tf.io.gfile
+
+
+def _pipeline(pipeline_args):
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    return beam.Pipeline(options=PipelineOptions(list(pipeline_args or DEFAULT_PIPELINE_ARGS)))
+
+
+def _read_json(path):
+    with _gfile().GFile(path) as f:
+        return json.loads(f.read())
+
+
+def _clean_documents(work):
+    """Iterate cleaned (key, text) from the clean stage's files, in a deterministic order."""
+    gfile = _gfile()
+    for path in sorted(gfile.glob(posixpath.join(work, "clean*.jsonl"))):
+        with gfile.GFile(path) as f:
+            for line in f:
+                record = json.loads(line)
+                yield record["key"], record["text"]
+
+
+def _tokenizer(config, work, stats):
+    """Load the configured tokenizer or train one on (a hash sample of) the cleaned corpus."""
+    t = config.tokenizer
+    if t.path:
+        return tok.load_tokenizer(t.path, lowercase=t.lowercase), {"loaded_from": t.path}
+    total = max(stats.get("documents_unique", 0), 1)
+    keep = 1.0 if not t.sample_documents else min(1.0, t.sample_documents / total)
+    texts = (text for key, text in _clean_documents(work) if hash_fraction(key, 24) < keep)
+    train = tok.train_wordpiece if config.task == "bert" else tok.train_byte_level_bpe
+    kwargs = {"lowercase": t.lowercase} if config.task == "bert" else {}
+    trained = train(texts, t.vocabulary_size, min_frequency=t.min_frequency, **kwargs)
+    return getattr(trained, "_tokenizer", trained), {"trained_on_fraction": keep}
+
+
+def _plan_splits(config, stats):
+    """Buckets and shard counts per split, from the number of unique documents."""
+    documents = stats.get("documents_unique", 0)
+    if not documents:
+        raise ValueError(f"{config.output}: no documents left after cleaning (sources: {config.sources})")
+    splits = {TRAIN: 1.0 - config.validation_fraction}
+    if config.validation_fraction:
+        splits[VALIDATION] = config.validation_fraction
+    num_buckets = {s: max(1, math.ceil(documents * f / config.documents_per_bucket)) for s, f in splits.items()}
+    num_shards = {TRAIN: config.num_shards, VALIDATION: config.validation_shards}
+    return num_buckets, {s: num_shards[s] for s in splits}
+
+
+def _finalize_shards(config, written, num_shards):
+    """Fill unused shard indices with empty shards, remove stale shards of earlier runs, return split entries."""
+    gfile = _gfile()
+    by_split = {split: {} for split in num_shards}
+    for entry in written:
+        by_split[entry["split"]][entry["index"]] = entry
+    splits = {}
+    for split, count in num_shards.items():
+        entries = []
+        for index in range(count):
+            entry = by_split[split].get(index)
+            if entry is None:  # a tiny corpus may leave a shard without records; it still exists, empty
+                name = M.shard_name(split, index, count, config.compression)
+                write_shard(posixpath.join(config.output, name), [], config.compression)
+                entry = {"file": name, "records": 0}
+            entries.append({"file": entry["file"], "records": entry["records"]})
+        keep = {e["file"] for e in entries}
+        for path in gfile.glob(posixpath.join(config.output, f"{split}-*-of-*.tfrecord*")):
+            if posixpath.basename(path) not in keep:
+                gfile.remove(path)
+        splits[split] = {"records": sum(e["records"] for e in entries), "shards": entries}
+    return splits
+
+
+def _fingerprint(*parts):
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _read_marker(path):
+    gfile = _gfile()
+    if not gfile.exists(path):
+        return None
+    with gfile.GFile(path) as f:
+        return json.loads(f.read())
+
+
+def _write_marker(path, value):
+    gfile = _gfile()
+    with gfile.GFile(path + ".tmp", "w") as f:
+        f.write(json.dumps(value))
+    gfile.rename(path + ".tmp", path, overwrite=True)
+
+
+def _previous_tokenizer(out, work):
+    """{fingerprint, sha256} of the tokenizer an earlier (complete or killed) run of this directory made."""
+    try:
+        previous = M.read_manifest(out)["tokenizer"]
+        return {"fingerprint": previous.get("fingerprint"), "sha256": previous.get("sha256")}
+    except M.ManifestError:
+        return _read_marker(posixpath.join(work, "tokenizer.done")) or {}
+
+
+def _clean_fingerprint(config, sources, reads):
+    gfile = _gfile()
+    units = [(s.describe(), unit, gfile.stat(unit).length if s.type != "tfds" else None) for s, unit in reads]
+    return _fingerprint([s.describe() for s in sources], units, config.min_document_chars, config.dedup,
+                        dataclasses.asdict(config.privacy))
+
+
+def prepare(config, pipeline_args=None):
+    """Run clean -> tokenizer -> examples -> manifest for a PrepareConfig; returns the manifest dict.
+
+    Stages an interrupted run completed are reused when their inputs are unchanged (fingerprints in OUT/.work),
+    and a trained tokenizer is reused by later runs over the same cleaned corpus: Hugging Face's WordPiece trainer
+    breaks count ties in hash-map order, so retraining could change the vocabulary. Given the tokenizer, the
+    examples stage is deterministic.
+    """
+    gfile = _gfile()
+    out, work = config.output, posixpath.join(config.output, WORK_DIR)
+    start = time.monotonic()
+    gfile.makedirs(out)
+    previous_tokenizer = _previous_tokenizer(out, work)
+    if gfile.exists(posixpath.join(out, M.MANIFEST_FILE)):
+        gfile.remove(posixpath.join(out, M.MANIFEST_FILE))  # from here until the end the directory is unfinished
+    remove_temp_files(out)
+    sources = [corpus.parse_source(spec) for spec in config.sources]
+    reads = corpus.plan_reads(sources)
+    log.info("prepare %s: %d read units from %d sources -> %s", config.task, len(reads), len(sources), out)
+
+    clean_marker = posixpath.join(work, "clean.done")
+    clean_fp = _clean_fingerprint(config, sources, reads)
+    if (_read_marker(clean_marker) or {}).get("fingerprint") != clean_fp:
+        if gfile.exists(work):
+            gfile.rmtree(work)
+        with _pipeline(pipeline_args) as pipeline:
+            clean_pipeline(pipeline, reads, config, work)
+        _write_marker(clean_marker, {"fingerprint": clean_fp})
+    else:
+        log.info("clean: reusing the completed stage in %s", work)
+    stats = _read_json(posixpath.join(work, "clean_stats.json"))
+    log.info("clean: %s (%.0f s)", stats, time.monotonic() - start)
+
+    tokenizer_path = posixpath.join(out, TOKENIZER_FILE)
+    tokenizer_fp = _fingerprint(clean_fp, config.task, dataclasses.asdict(config.tokenizer))
+    reusable = previous_tokenizer.get("fingerprint") == tokenizer_fp and gfile.exists(tokenizer_path)
+    if reusable and tok.file_sha256(tokenizer_path) == previous_tokenizer.get("sha256"):
+        tokenizer = tok.load_tokenizer(tokenizer_path)
+        tokenizer_origin = {"reused": True}
+        log.info("tokenizer: reusing %s (same cleaned corpus and tokenizer config)", tokenizer_path)
+    else:
+        tokenizer, tokenizer_origin = _tokenizer(config, work, stats)
+    tokenizer_origin["fingerprint"] = tokenizer_fp
+    sha256 = tok.save_tokenizer(tokenizer, tokenizer_path)
+    _write_marker(posixpath.join(work, "tokenizer.done"), {"fingerprint": tokenizer_fp, "sha256": sha256})
+    special = tok.special_token_ids(tokenizer, config.task, config.tokenizer.path or tokenizer_path)
+    num_buckets, num_shards = _plan_splits(config, stats)
+
+    with _pipeline(pipeline_args) as pipeline:
+        examples_pipeline(pipeline, config, work, tokenizer_path, special, num_buckets, num_shards)
+    written = _read_json(posixpath.join(work, "shards.json"))
+    example_stats = _read_json(posixpath.join(work, "example_stats.json"))
+    splits = _finalize_shards(config, written, num_shards)
+    for split in splits:
+        splits[split]["tokens"] = example_stats.get(f"{split}.tokens", 0)
+        splits[split]["documents"] = example_stats.get(f"{split}.documents", 0)
+
+    elapsed = time.monotonic() - start
+    tokens = sum(s["tokens"] for s in splits.values())
+    manifest = {
+        "format_version": M.FORMAT_VERSION,
+        "task": config.task,
+        "sequence_length": config.sequence_length,
+        "vocabulary_size": tokenizer.get_vocab_size(),
+        "special_tokens": special,
+        "tokenizer": {
+            "file": TOKENIZER_FILE,
+            "sha256": sha256,
+            "kind": config.tokenizer_kind,
+            "lowercase": config.tokenizer.lowercase if config.task == "bert" else False,
+            **tokenizer_origin,
+        },
+        "compression": config.compression,
+        "splits": splits,
+        "documents": {
+            "read": stats.get("documents_read", 0),
+            "too_short": stats.get("documents_too_short", 0),
+            "duplicates": stats.get("documents_read", 0) - stats.get("documents_too_short", 0)
+            - stats.get("documents_unique", 0),
+            "unique": stats.get("documents_unique", 0),
+            "characters": stats.get("characters", 0),
+        },
+        "pii": {name.split(".", 1)[1]: n for name, n in sorted(stats.items()) if name.startswith("pii.")},
+        "sources": [s.describe() for s in sources],
+        "config": dataclasses.asdict(config),
+        "created_by": "tfpretrain prepare",
+        "elapsed_s": round(elapsed, 1),
+    }
+    gfile.rmtree(work)
+    M.write_manifest(out, manifest)
+    log.info("prepared %d tokens in %d records in %.0f s (%.0f tokens/s) -> %s", tokens,
+             sum(s["records"] for s in splits.values()), elapsed, tokens / max(elapsed, 1e-9), out)
+    return manifest
