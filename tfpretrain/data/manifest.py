@@ -95,7 +95,7 @@ def check_compatible(manifest, *, task, sequence_length, vocabulary_size):
         problems.append(f"sequence_length is {manifest['sequence_length']} but the model reads {sequence_length}")
     if manifest["vocabulary_size"] > vocabulary_size:
         problems.append(
-            f"vocabulary_size is {manifest['vocabulary_size']} but the model's embedding has only {vocabulary_size} rows"
+            f"vocabulary_size is {manifest['vocabulary_size']} but the model embeds only {vocabulary_size}"
         )
     if problems:
         raise ManifestError(f"{where}/{MANIFEST_FILE}: " + "; ".join(problems))
