@@ -13,6 +13,7 @@ CORE = [
     # Corpus preparation and TFMA evaluation both run on Beam; TFDS is a corpus and fine-tuning source.
     "apache-beam>=2.60,<3",
     "tensorflow-datasets>=4.9",
+    "tensorboard>=2.20",  # TF 2.21 no longer depends on it; the trainer writes scalars for it
 ]
 
 EXTRAS = {

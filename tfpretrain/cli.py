@@ -25,6 +25,17 @@ def _prepare(args, beam_args):
     print(f"manifest: {config.output}/manifest.json")
 
 
+def _pretrain(args):
+    import logging
+
+    from tfpretrain.training.experiment import load_experiment
+    from tfpretrain.training.trainer import pretrain
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    experiment = load_experiment(args.config, args.overrides)
+    pretrain(experiment, args.out, resume=args.resume, verbose=args.verbose)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="tfpretrain", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -46,6 +57,20 @@ def build_parser():
     prepare.add_argument("--output", help="output directory (local or gs://); replaces the config's output")
     prepare.add_argument("overrides", nargs="*", help="dotted overrides, e.g. num_shards=64 tokenizer.lowercase=false")
     prepare.set_defaults(func=_prepare, passes_unknown=True)
+
+    pretrain = commands.add_parser(
+        "pretrain",
+        help="pretrain BERT (MLM + NSP) or GPT-2 on a prepared corpus with checkpoints and resume",
+        description="Writes RUN/experiment.yaml (resolved), checkpoints/, metrics.jsonl, tensorboard/, "
+        "final/ (HF format). SIGTERM (preemption) saves a checkpoint and stops; --resume continues from the "
+        "latest checkpoint.",
+    )
+    pretrain.add_argument("--config", required=True, help="configs/pretrain/<name>.yaml")
+    pretrain.add_argument("--out", required=True, help="run directory")
+    pretrain.add_argument("--resume", action="store_true", help="continue from the run directory's latest checkpoint")
+    pretrain.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras progress output")
+    pretrain.add_argument("overrides", nargs="*", help="dotted overrides, e.g. trainer.train_steps=1000")
+    pretrain.set_defaults(func=_pretrain)
     return parser
 
 

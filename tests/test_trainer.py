@@ -1,0 +1,136 @@
+"""The trainer end to end on prepared corpora: falling loss and a complete run directory, strict experiment
+configs, and resume after SIGKILL replaying the uninterrupted run's losses (deterministic mode)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.test_prepare import IN_MEMORY, WORDS, _config, write_corpus
+from tfpretrain.config import ConfigError
+from tfpretrain.training.experiment import load_experiment
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def corpora(tmp_path_factory):
+    from tfpretrain.data.prepare import prepare
+
+    base = tmp_path_factory.mktemp("trainer")
+    pattern = write_corpus(base / "corpus", documents=200)
+    vocab = base / "vocab.txt"
+    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *sorted(set(WORDS)), "."]) + "\n")
+    out = {}
+    for task, extra in (("bert", {"tokenizer": {"path": str(vocab)}}), ("gpt2", {"tokenizer": {"vocabulary_size": 300}})):
+        out[task] = base / task
+        prepare(_config(task, pattern, out[task], **extra), IN_MEMORY)
+    return out
+
+
+def _experiment(task, data_dir, **trainer):
+    return {
+        "model": {"preset": f"{task}_tiny", "vocabulary_size": "data", "max_sequence_length": 32, "dropout": 0.1},
+        "data": {"train": str(data_dir), "max_predictions_per_seq": 5},
+        "trainer": {
+            "strategy": "cpu",
+            "global_batch_size": 8,
+            "train_steps": 30,
+            "log_every": 10,
+            "checkpoint_every": 10,
+            "jit_compile": False,
+            "optimizer": {"learning_rate": 3e-3, "warmup_steps": 3},
+            **trainer,
+        },
+    }
+
+
+def _metrics(run_dir):
+    """step -> the last logged line for that step (a resumed run logs the steps after its checkpoint again)."""
+    lines = [json.loads(line) for line in (Path(run_dir) / "metrics.jsonl").read_text().splitlines()]
+    return {line["step"]: line for line in lines}
+
+
+@pytest.mark.parametrize("task", ["bert", "gpt2"])
+def test_pretrain_loss_falls_and_run_dir_is_complete(task, corpora, tmp_path):
+    from tfpretrain.training.trainer import pretrain
+
+    experiment = load_experiment(data=_experiment(task, corpora[task], validation_every=10, validation_steps=2))
+    pretrain(experiment, str(tmp_path), verbose=0)
+    metrics = _metrics(tmp_path)
+    assert sorted(metrics) == [10, 20, 30]
+    assert metrics[30]["loss"] < metrics[10]["loss"]
+    assert {"learning_rate", "gradient_norm", "tokens_per_s", "val_loss"} <= set(metrics[30])
+    assert (tmp_path / "final" / "config.json").exists() and (tmp_path / "tokenizer.json").exists()
+    assert (tmp_path / "experiment.yaml").exists() and list((tmp_path / "tensorboard" / "train").iterdir())
+    assert sorted(p.name for p in (tmp_path / "checkpoints").glob("ckpt-*.index")) == [
+        "ckpt-10.index", "ckpt-20.index", "ckpt-30.index"
+    ]
+    with pytest.raises(FileExistsError, match="--resume"):
+        pretrain(experiment, str(tmp_path), verbose=0)
+
+
+def test_experiment_errors_name_the_key(corpora, tmp_path):
+    good = _experiment("bert", corpora["bert"])
+    with pytest.raises(ConfigError, match="trainer.train_step"):
+        load_experiment(data={**good, "trainer": {**good["trainer"], "train_step": 3}})
+    with pytest.raises(ConfigError, match="steps_per_execution"):
+        load_experiment(data=good, overrides=["trainer.steps_per_execution=3"])
+    with pytest.raises(ConfigError, match="model.num_heads"):
+        load_experiment(data={**good, "model": {**good["model"], "num_heads": 3}})
+    experiment = load_experiment(data=good, overrides=["trainer.train_steps=7", "model.num_layers=1"])
+    assert experiment.trainer.train_steps == 7 and experiment.model["num_layers"] == 1
+
+
+def test_model_and_data_mismatch_is_one_clear_error(corpora, tmp_path):
+    from tfpretrain.data.manifest import ManifestError
+    from tfpretrain.training.trainer import pretrain
+
+    experiment = load_experiment(data={**_experiment("gpt2", corpora["bert"])})
+    with pytest.raises(ManifestError, match="task is 'bert' but the model is 'gpt2'"):
+        pretrain(experiment, str(tmp_path / "run"), verbose=0)
+
+
+def _train_subprocess(data_dir, run_dir, resume=False):
+    experiment = _experiment("bert", data_dir, train_steps=16, log_every=1, checkpoint_every=6, deterministic=True)
+    script = (
+        "import json, sys; from tfpretrain.training.experiment import load_experiment;"
+        "from tfpretrain.training.trainer import pretrain;"
+        f"pretrain(load_experiment(data=json.loads(sys.argv[1])), {str(run_dir)!r}, resume={resume}, verbose=0)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_DETERMINISTIC_OPS": "1"}
+    return subprocess.Popen([sys.executable, "-c", script, json.dumps(experiment)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def test_sigkill_then_resume_replays_the_uninterrupted_losses(corpora, tmp_path):
+    """Kill -9 after the step-6 checkpoint, mid-run; --resume then logs the same losses as a run never killed."""
+    reference, killed = tmp_path / "reference", tmp_path / "killed"
+    proc = _train_subprocess(corpora["bert"], reference)
+    assert proc.wait(timeout=600) == 0, proc.stderr.read()[-3000:]
+
+    proc = _train_subprocess(corpora["bert"], killed)
+    try:
+        deadline = time.monotonic() + 600
+        while not (killed / "metrics.jsonl").exists() or max(_metrics(killed)) < 9:
+            assert proc.poll() is None, proc.stderr.read()[-3000:]
+            assert time.monotonic() < deadline, "training never reached step 9"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait(timeout=60)
+    assert max(_metrics(killed)) < 16  # really interrupted
+
+    proc = _train_subprocess(corpora["bert"], killed, resume=True)
+    assert proc.wait(timeout=600) == 0, proc.stderr.read()[-3000:]
+    expected, resumed = _metrics(reference), _metrics(killed)
+    steps = range(7, 17)  # everything after the last checkpoint before the kill
+    np.testing.assert_allclose([resumed[s]["loss"] for s in steps], [expected[s]["loss"] for s in steps], atol=1e-5)
+    np.testing.assert_allclose([resumed[s]["mlm_accuracy"] for s in steps], [expected[s]["mlm_accuracy"] for s in steps])

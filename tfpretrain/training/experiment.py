@@ -1,0 +1,147 @@
+"""Pretraining experiments (configs/pretrain/*.yaml): model + data + trainer sections, strictly loaded.
+
+    model:   {preset: bert_tiny, <any model field>: value}; `vocabulary_size: data` takes the prepared corpus's
+    data:    the prepared corpus (a `prepare` output directory) and the reader's masking options
+    trainer: strategy, precision, batch, steps, optimizer + schedule, checkpointing, logging
+
+Dotted overrides (`trainer.train_steps=1000`) apply before validation, so a mistake in one names its key too.
+"""
+
+import dataclasses
+from typing import Any, Literal
+
+from tfpretrain.config import (
+    MODEL_CONFIGS,
+    ConfigError,
+    apply_overrides,
+    load_dataclass,
+    load_model_config,
+    load_yaml,
+    with_defaults,
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimizerConfig:
+    name: Literal["adamw", "lamb", "adam", "sgd"] = "adamw"
+    learning_rate: float = 1e-4  # peak, reached after warmup
+    weight_decay: float = 0.01  # decoupled; LayerNorm, biases and norms excluded
+    beta_1: float = 0.9
+    beta_2: float = 0.999
+    epsilon: float = 1e-6
+    warmup_steps: int = 0
+    decay: Literal["linear", "cosine", "polynomial", "constant"] = "linear"
+    end_learning_rate: float = 0.0
+    power: float = 1.0  # polynomial decay
+    global_clipnorm: float | None = 1.0
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    train: str  # a `tfpretrain prepare` output directory (manifest.json inside), local or gs://
+    validation_split: str | None = "validation"  # a split of the same manifest; null for none
+    max_predictions_per_seq: int = 20
+    mask_rate: float = 0.15
+    whole_word_masking: bool = True
+    shuffle_buffer: int = 10_000
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainerConfig:
+    strategy: str = "auto"  # auto | tpu[:NAME] | mirrored | multi_worker | cpu
+    precision: Literal["float32", "mixed_bfloat16", "mixed_float16"] = "float32"
+    global_batch_size: int = 32
+    train_steps: int = 1000
+    gradient_accumulation_steps: int = 1
+    steps_per_execution: int = 1
+    jit_compile: bool = True
+    log_every: int = 100  # one Keras "epoch" = log_every steps: progress bar line, TensorBoard scalars
+    checkpoint_every: int = 500
+    keep_checkpoints: int = 3
+    validation_every: int = 0  # steps; 0 = never (needs data.validation_split)
+    validation_steps: int = 20
+    seed: int = 0
+    deterministic: bool = False  # op determinism + deterministic input order: exact replay after resume
+    peak_flops_per_device: float | None = None  # for the MFU estimate; default: known accelerators' bf16 peak
+    optimizer: OptimizerConfig = dataclasses.field(default_factory=OptimizerConfig)
+
+    def __post_init__(self):
+        for name in ("global_batch_size", "train_steps", "gradient_accumulation_steps", "steps_per_execution",
+                     "log_every", "checkpoint_every", "keep_checkpoints", "validation_steps"):
+            if getattr(self, name) <= 0:
+                raise ConfigError("<config>", name, f"must be positive, got {getattr(self, name)}")
+        if self.global_batch_size % self.gradient_accumulation_steps:
+            raise ConfigError("<config>", "gradient_accumulation_steps",
+                              f"{self.gradient_accumulation_steps} does not divide global_batch_size "
+                              f"{self.global_batch_size}")
+        if self.log_every % self.steps_per_execution or self.checkpoint_every % self.steps_per_execution:
+            raise ConfigError("<config>", "steps_per_execution",
+                              f"{self.steps_per_execution} must divide log_every and checkpoint_every")
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+    model: dict[str, Any]
+    data: DataConfig
+    trainer: TrainerConfig = dataclasses.field(default_factory=TrainerConfig)
+    source: str = "<experiment>"
+
+
+def load_experiment(path=None, overrides=(), *, data=None):
+    """configs/pretrain/<name>.yaml (or a mapping) + dotted overrides -> Experiment."""
+    source = str(path) if path is not None else "<experiment>"
+    mapping = load_yaml(path) if path is not None else dict(data or {})
+    model = mapping.get("model")
+    if isinstance(model, dict) and "preset" in model:
+        # Fill in the preset's fields so `model.<field>=` overrides work; a `model.preset=` override goes first.
+        preset_overrides = [o for o in overrides if o.partition("=")[0].strip() == "model.preset"]
+        overrides = [o for o in overrides if o not in preset_overrides]
+        model = apply_overrides({"model": model}, preset_overrides, source)["model"]
+        mapping["model"] = {**dataclasses.asdict(load_model_config(model["preset"])), **model}
+    if isinstance(mapping.get("trainer", {}), dict):
+        mapping["trainer"] = with_defaults(TrainerConfig, mapping.get("trainer", {}))
+    if isinstance(mapping.get("data"), dict):
+        mapping["data"] = with_defaults(DataConfig, mapping["data"])
+    mapping = apply_overrides(mapping, overrides, source)
+    unknown = sorted(set(mapping) - {"model", "data", "trainer"})
+    if unknown:
+        raise ConfigError(source, unknown[0], "unknown section; an experiment has model, data and trainer")
+    if not isinstance(mapping.get("model"), dict) or "preset" not in mapping["model"]:
+        raise ConfigError(source, "model.preset", "required: a configs/models name (e.g. bert_tiny) or YAML path")
+    experiment = Experiment(
+        model=dict(mapping["model"]),
+        data=load_dataclass(DataConfig, mapping.get("data"), source, "data"),
+        trainer=load_dataclass(TrainerConfig, mapping.get("trainer", {}), source, "trainer"),
+        source=source,
+    )
+    resolve_model_config(experiment, vocabulary_size=None)  # fail now on a bad model section, not after loading data
+    return experiment
+
+
+def resolve_model_config(experiment, vocabulary_size):
+    """The model section -> BertConfig / GPT2Config: the preset with the section's fields laid over it.
+
+    `vocabulary_size: data` is replaced by `vocabulary_size` (the manifest's); None leaves the preset's value.
+    """
+    section = dict(experiment.model)
+    section.pop("family", None)  # written into resolved configs for readers; the preset decides it
+    preset = load_model_config(section.pop("preset"))
+    fields = dataclasses.asdict(preset)
+    if section.get("vocabulary_size") == "data":
+        section.pop("vocabulary_size")
+        if vocabulary_size is not None:
+            fields["vocabulary_size"] = vocabulary_size
+    fields.update(section)
+    return load_dataclass(MODEL_CONFIGS[preset.family], fields, experiment.source, "model")
+
+
+def to_dict(experiment, model_config=None):
+    """The resolved experiment as plain data (written to RUN_DIR/experiment.yaml)."""
+    model = dict(experiment.model)
+    if model_config is not None:
+        model = {"preset": model["preset"], "family": model_config.family, **dataclasses.asdict(model_config)}
+    return {
+        "model": model,
+        "data": dataclasses.asdict(experiment.data),
+        "trainer": dataclasses.asdict(experiment.trainer),
+    }

@@ -1,0 +1,44 @@
+"""Analytic training FLOPs per step and accelerator peaks, for the MFU estimate in TensorBoard and model cards.
+
+Counts matmul FLOPs only (2 per multiply-add), forward x 3 for forward + backward, as in PaLM's MFU definition:
+QKV, attention output and FFN projections, attention scores and context (full S x S), and the vocabulary
+projection (BERT: only at the masked positions, plus the MLM transform; GPT-2: every position).
+"""
+
+# Dense bf16 peak FLOP/s per device (per chip for TPUs; one core of a 2-core v2/v3 chip is half its chip).
+PEAK_FLOPS = {
+    "TPU v2": 22.5e12,
+    "TPU v3": 61.5e12,
+    "TPU v4": 275e12,
+    "TPU v5 lite": 197e12,
+    "TPU v5e": 197e12,
+    "TPU v5p": 459e12,
+    "TPU v6 lite": 918e12,
+    "H100": 989e12,
+    "H200": 989e12,
+    "A100": 312e12,
+    "L4": 121e12,
+    "V100": 125e12,
+}
+
+
+def training_flops_per_step(model_config, global_batch_size, sequence_length, masked_positions=None):
+    """Forward + backward matmul FLOPs of one optimizer step over the global batch."""
+    h, i, layers, v, s = (model_config.hidden_dim, model_config.intermediate_dim, model_config.num_layers,
+                          model_config.vocabulary_size, sequence_length)
+    per_token_layer = 2 * (3 * h * h + h * h + 2 * h * i) + 2 * 2 * s * h
+    forward = global_batch_size * s * layers * per_token_layer
+    if model_config.family == "bert":
+        predictions = global_batch_size * (masked_positions or s)
+        forward += predictions * 2 * (h * h + h * v) + global_batch_size * 2 * (h * h + 2 * h)
+    else:
+        forward += global_batch_size * s * 2 * h * v
+    return 3 * forward
+
+
+def peak_flops(device_kind):
+    """A device kind string (tf.config.experimental.get_device_details / TPU device kind) -> peak FLOP/s or None."""
+    for name, flops in sorted(PEAK_FLOPS.items(), key=lambda kv: -len(kv[0])):
+        if name.lower() in (device_kind or "").lower():
+            return flops
+    return None

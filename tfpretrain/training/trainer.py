@@ -1,0 +1,196 @@
+"""Experiment -> strategy, model, data, optimizer -> `model.fit` with checkpoints -> run directory.
+
+    RUN/experiment.yaml      the resolved experiment (model fields spelled out)
+    RUN/checkpoints/         tf.train.CheckpointManager: model (incl. dropout RNG state), optimizer, step
+    RUN/metrics.jsonl        one line per logging interval; RUN/tensorboard/ the same as TensorBoard scalars
+    RUN/final/               the trained task in Hugging Face format (config.json + model.safetensors)
+    RUN/tokenizer.json       the corpus's tokenizer, so a run directory is self-contained
+
+The data position is the step: on resume every input pipeline skips the batches already consumed (before parsing
+and masking), and masking seeds are per batch index, so a deterministic run replays the same batches.
+"""
+
+import logging
+import os
+import shutil
+
+import tensorflow as tf
+
+from tfpretrain.config import ConfigError, dump_yaml
+from tfpretrain.data import features as F
+from tfpretrain.data.manifest import check_compatible, read_manifest
+from tfpretrain.keras import keras
+from tfpretrain.training import distribute, flops
+from tfpretrain.training.callbacks import CheckpointCallback, ScalarLogger
+from tfpretrain.training.experiment import resolve_model_config, to_dict
+from tfpretrain.training.optimization import WarmupDecay, build_optimizer
+
+log = logging.getLogger(__name__)
+
+
+def build_task(model_config, gradient_accumulation_steps=1):
+    """A fresh BertPretrainer / GPT2CausalLM for a model config (call inside strategy.scope())."""
+    if model_config.family == "bert":
+        from tfpretrain.models.bert.bert_backbone import BertBackbone
+        from tfpretrain.models.bert.bert_pretrainer import BertPretrainer
+
+        return BertPretrainer(BertBackbone(**model_config.to_kwargs()), gradient_accumulation_steps)
+    from tfpretrain.models.gpt2.gpt2_backbone import GPT2Backbone
+    from tfpretrain.models.gpt2.gpt2_causal_lm import GPT2CausalLM
+
+    return GPT2CausalLM(GPT2Backbone(**model_config.to_kwargs()), gradient_accumulation_steps)
+
+
+def build_optimizer_from_config(trainer):
+    o = trainer.optimizer
+    schedule = WarmupDecay(
+        peak_learning_rate=o.learning_rate,
+        warmup_steps=o.warmup_steps,
+        decay_steps=max(trainer.train_steps - o.warmup_steps, 1),
+        decay=o.decay,
+        end_learning_rate=o.end_learning_rate,
+        power=o.power,
+    )
+    kwargs = {"beta_1": o.beta_1, "beta_2": o.beta_2, "epsilon": o.epsilon} if o.name != "sgd" else {}
+    return build_optimizer(o.name, schedule, weight_decay=o.weight_decay, global_clipnorm=o.global_clipnorm, **kwargs)
+
+
+def _dataset(strategy, experiment, manifest_dir, model_config, *, split, skip_steps, repeat=True):
+    from tfpretrain.data.input_pipeline import make_dataset
+
+    t, d = experiment.trainer, experiment.data
+
+    def dataset_fn(context):
+        # Each step takes one batch per replica from this pipeline's dataset.
+        replicas_here = context.num_replicas_in_sync // context.num_input_pipelines
+        return make_dataset(
+            manifest_dir,
+            model_config.family,
+            t.global_batch_size,
+            context,
+            split=split,
+            sequence_length=None,
+            vocabulary_size=model_config.vocabulary_size,
+            shuffle=split == "train",
+            shuffle_buffer=d.shuffle_buffer,
+            seed=t.seed,
+            deterministic=t.deterministic,
+            repeat=repeat,
+            mask_rate=d.mask_rate,
+            max_predictions_per_seq=d.max_predictions_per_seq,
+            whole_word_masking=d.whole_word_masking,
+            skip_batches=skip_steps * replicas_here,
+        )
+
+    return strategy.distribute_datasets_from_function(dataset_fn)
+
+
+def _device_peak_flops(trainer):
+    if trainer.peak_flops_per_device:
+        return trainer.peak_flops_per_device
+    for kind in ("TPU", "GPU"):
+        devices = tf.config.list_logical_devices(kind)
+        if devices:
+            details = tf.config.experimental.get_device_details(tf.config.list_physical_devices(kind)[0]) \
+                if tf.config.list_physical_devices(kind) else {}
+            return flops.peak_flops(details.get("device_name", kind))
+    return None  # CPUs: no meaningful peak, no MFU
+
+
+def pretrain(experiment, run_dir, resume=False, verbose=1):
+    """Train (or resume) an experiment into `run_dir`; returns the Keras History of this invocation."""
+    t = experiment.trainer
+    checkpoint_dir = os.path.join(run_dir, "checkpoints")
+    has_checkpoints = tf.train.latest_checkpoint(checkpoint_dir) is not None
+    if has_checkpoints and not resume:
+        raise FileExistsError(f"{run_dir} already holds checkpoints: pass --resume to continue, or use a new --out")
+    os.makedirs(run_dir, exist_ok=True)
+
+    manifest = read_manifest(experiment.data.train)
+    model_config = resolve_model_config(experiment, vocabulary_size=manifest["vocabulary_size"])
+    sequence_length = manifest["sequence_length"]
+    if sequence_length > model_config.max_sequence_length:
+        raise ConfigError(experiment.source, "model.max_sequence_length",
+                          f"{model_config.max_sequence_length} is below the data's sequence_length {sequence_length}")
+    check_compatible(manifest, task=model_config.family, sequence_length=sequence_length,
+                     vocabulary_size=model_config.vocabulary_size)
+    dump_yaml_mapping(to_dict(experiment, model_config), os.path.join(run_dir, "experiment.yaml"))
+    shutil.copyfile(os.path.join(manifest["_directory"], manifest["tokenizer"]["file"]),
+                    os.path.join(run_dir, "tokenizer.json"))
+
+    keras.utils.set_random_seed(t.seed)
+    if t.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    strategy = distribute.get_strategy(t.strategy)
+    distribute.set_precision(t.precision)
+    log.info("training on %s", distribute.describe(strategy))
+
+    with strategy.scope():
+        model = build_task(model_config, t.gradient_accumulation_steps)
+        optimizer = build_optimizer_from_config(t)
+        if t.precision == "mixed_float16":
+            optimizer = keras.mixed_precision.LossScaleOptimizer(optimizer)
+        model.compile(optimizer=optimizer, jit_compile=t.jit_compile, steps_per_execution=t.steps_per_execution)
+        optimizer.build(model.trainable_variables)  # slots exist before restore: no deferred restoration
+        checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
+        manager = tf.train.CheckpointManager(checkpoint, checkpoint_dir, max_to_keep=t.keep_checkpoints,
+                                             step_counter=optimizer.iterations)
+        if resume and manager.latest_checkpoint:
+            checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+            log.info("resumed from %s", manager.latest_checkpoint)
+    step = int(optimizer.iterations.numpy())
+    if step >= t.train_steps:
+        log.info("nothing to do: step %d >= train_steps %d", step, t.train_steps)
+        return None
+
+    train_data = _dataset(strategy, experiment, experiment.data.train, model_config, split="train", skip_steps=step)
+    fit_kwargs = {}
+    validation = experiment.data.validation_split
+    if t.validation_every and validation and validation in manifest["splits"]:
+        fit_kwargs = dict(
+            validation_data=_dataset(strategy, experiment, experiment.data.train, model_config, split=validation,
+                                     skip_steps=0),
+            validation_steps=t.validation_steps,
+            validation_freq=max(t.validation_every // t.log_every, 1),
+        )
+    masked = experiment.data.max_predictions_per_seq if model_config.family == "bert" else None
+    callbacks = [
+        CheckpointCallback(manager, t.checkpoint_every, t.train_steps),
+        ScalarLogger(
+            run_dir,
+            tokens_per_step=t.global_batch_size * sequence_length,
+            flops_per_step=flops.training_flops_per_step(model_config, t.global_batch_size, sequence_length, masked),
+            peak_flops=_device_peak_flops(t),
+        ),
+    ]
+    epochs = -(-t.train_steps // t.log_every)
+    history = model.fit(
+        train_data,
+        initial_epoch=step // t.log_every,
+        epochs=epochs,
+        steps_per_epoch=t.log_every,
+        callbacks=callbacks,
+        verbose=verbose,
+        **fit_kwargs,
+    )
+    if callbacks[0].preempted:
+        log.warning("stopped by SIGTERM at step %d; run again with --resume", int(optimizer.iterations.numpy()))
+        return history
+    model.save_pretrained(os.path.join(run_dir, "final"))
+    return history
+
+
+def dump_yaml_mapping(mapping, path):
+    """Atomic YAML write of a plain mapping (config.dump_yaml writes dataclasses)."""
+    import tempfile
+
+    import yaml
+
+    directory = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".experiment.", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        yaml.safe_dump(mapping, f, sort_keys=False)
+    os.replace(tmp, path)
+
+
+__all__ = ["pretrain", "build_task", "build_optimizer_from_config", "F", "dump_yaml"]
