@@ -31,7 +31,7 @@ setup(
     description=__doc__,
     python_requires=">=3.11,<3.12",
     packages=find_packages(include=["tfpretrain", "tfpretrain.*"]),
-    package_data={"tfpretrain": ["py.typed"]},
+    package_data={"tfpretrain": ["py.typed", "evaluation/report_assets/*"]},
     install_requires=CORE,
     extras_require=EXTRAS,
     entry_points={"console_scripts": ["tfpretrain=tfpretrain.cli:main"]},
