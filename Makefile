@@ -19,7 +19,7 @@ install: $(STAMP)
 $(STAMP): setup.py Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@test -x $(UV) || $(PY) -m pip install -q --disable-pip-version-check uv
-	$(UV) pip install --python $(PY) -q -e '.[dev,eval]'
+	$(UV) pip install --python $(PY) -q --compile-bytecode -e '.[dev,eval]'
 	# fairness-indicators pins tensorflow-data-validation, which has no Linux wheel for this stack; the package
 	# imports nothing from it (only TFMA), so it is installed without its dependencies.
 	$(UV) pip install --python $(PY) -q --no-deps fairness-indicators==0.52.0

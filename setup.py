@@ -22,7 +22,8 @@ EXTRAS = {
     # fairness-indicators 0.52.0 is NOT listed here: its tensorflow-data-validation pin has no Linux wheel, and
     # it imports nothing from it, so the Makefile installs it separately with --no-deps after this extra.
     "eval": ["tensorflow-model-analysis>=0.52,<0.53"],
-    "dev": ["pytest>=8", "pytest-timeout", "hypothesis>=6", "ruff>=0.6"],
+    # nbclient + ipykernel execute the notebooks in tests (tests/test_notebooks.py).
+    "dev": ["pytest>=8", "pytest-timeout", "hypothesis>=6", "ruff>=0.6", "nbformat>=5", "nbclient>=0.10", "ipykernel>=6"],
 }
 
 setup(
