@@ -30,6 +30,7 @@ $(STAMP): setup.py Makefile
 	@touch $(STAMP)
 
 demo: install
+	rm -rf runs/demo
 	$(VENV)/bin/tfpretrain demo --out runs/demo
 
 test: install

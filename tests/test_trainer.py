@@ -134,3 +134,19 @@ def test_sigkill_then_resume_replays_the_uninterrupted_losses(corpora, tmp_path)
     steps = range(7, 17)  # everything after the last checkpoint before the kill
     np.testing.assert_allclose([resumed[s]["loss"] for s in steps], [expected[s]["loss"] for s in steps], atol=1e-5)
     np.testing.assert_allclose([resumed[s]["mlm_accuracy"] for s in steps], [expected[s]["mlm_accuracy"] for s in steps])
+
+
+def test_generate_and_export_cli_on_a_gpt2_run(corpora, tmp_path, capsys):
+    from tfpretrain import cli
+    from tfpretrain.training.trainer import pretrain
+
+    run = tmp_path / "gpt2"
+    pretrain(load_experiment(data=_experiment("gpt2", corpora["gpt2"], train_steps=5, log_every=5)), str(run),
+             verbose=0)
+    cli.main(["generate", "--run", str(run), "--prompt", "the model reads", "--prompt", "rivers",
+              "--max-length", "16", "--sampler", "greedy"])
+    out = capsys.readouterr().out
+    assert "--- 'the model reads'" in out and "--- 'rivers'" in out
+    cli.main(["export", "--run", str(run), "--out", str(tmp_path / "export")])
+    assert (tmp_path / "export" / "hf" / "config.json").exists()
+    assert (tmp_path / "export" / "hf" / "tokenizer.json").exists()

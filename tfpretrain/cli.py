@@ -8,7 +8,11 @@ import sys
 def _demo(args):
     from tfpretrain import demo
 
-    demo.run(out_dir=args.out, bert_steps=args.bert_steps, gpt2_steps=args.gpt2_steps, seed=args.seed)
+    _logging()
+    for noisy in ("apache_beam", "absl", "tensorflow"):
+        __import__("logging").getLogger(noisy).setLevel("WARNING")
+    demo.run(out_dir=args.out, bert_steps=args.bert_steps, gpt2_steps=args.gpt2_steps,
+             finetune_steps=args.finetune_steps, seed=args.seed)
 
 
 def _prepare(args, beam_args):
@@ -36,13 +40,76 @@ def _pretrain(args):
     pretrain(experiment, args.out, resume=args.resume, verbose=args.verbose)
 
 
+def _logging():
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _finetune(args):
+    from tfpretrain.training.finetune import finetune, load_finetune_experiment
+
+    _logging()
+    finetune(load_finetune_experiment(args.config, args.overrides), args.out, verbose=args.verbose)
+    print(f"fine-tuned: {args.out}/export (SavedModel), {args.out}/final (HF), {args.out}/eval.tfrecord")
+
+
+def _evaluate(args, beam_args):
+    from tfpretrain.evaluation.evaluate import evaluate
+
+    if (args.model is None) == (args.predictions is None):
+        raise SystemExit("tfpretrain evaluate: give exactly one of --model and --predictions")
+    _logging()
+    confidence = "config" if args.confidence is None else (None if args.confidence == "none" else args.confidence)
+    rows, gate, paths = evaluate(
+        args.out,
+        model=args.model,
+        data=args.data,
+        predictions=args.predictions,
+        config=args.config,
+        slices=args.slices.split(",") if args.slices else None,
+        intersections=[i.split("&") for i in args.intersection] if args.intersection else None,
+        thresholds=[float(t) for t in args.thresholds.split(",")] if args.thresholds else None,
+        confidence=confidence,
+        min_slice_size=args.min_slice_size,
+        pipeline_options=beam_args or None,
+        label_column=args.label_column,
+        score_column=args.score_column,
+    )
+    for name, path in paths.items():
+        print(f"{name}: {path}")
+    if gate is not None:
+        print(gate.message())
+        if not gate.passed:
+            raise SystemExit(1)
+
+
+def _export(args):
+    from tfpretrain.training.export_run import export_run
+
+    for name, path in export_run(args.run, args.out).items():
+        print(f"{name}: {path}")
+
+
+def _generate(args):
+    from tfpretrain.models.gpt2.generate_text import generate_text
+
+    texts = generate_text(args.run, args.prompt, max_length=args.max_length, sampler=args.sampler,
+                          temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed)
+    for prompt, text in zip(args.prompt, texts):
+        print(f"--- {prompt!r}\n{text}")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="tfpretrain", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="offline end-to-end run: tokenizers, BERT + GPT-2 pretraining, sampling")
+    demo = commands.add_parser(
+        "demo", help="offline end-to-end run: prepare, pretrain, fine-tune, fairness evaluation, generate"
+    )
     demo.add_argument("--out", default="runs/demo", help="output directory (default: runs/demo)")
-    demo.add_argument("--bert-steps", type=int, default=600, help="BERT training steps (default: 600)")
-    demo.add_argument("--gpt2-steps", type=int, default=600, help="GPT-2 training steps (default: 600)")
+    demo.add_argument("--bert-steps", type=int, default=300, help="BERT pretraining steps (default: 300)")
+    demo.add_argument("--gpt2-steps", type=int, default=300, help="GPT-2 pretraining steps (default: 300)")
+    demo.add_argument("--finetune-steps", type=int, default=150, help="classifier fine-tuning steps (default: 150)")
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(func=_demo)
 
@@ -71,6 +138,51 @@ def build_parser():
     pretrain.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras progress output")
     pretrain.add_argument("overrides", nargs="*", help="dotted overrides, e.g. trainer.train_steps=1000")
     pretrain.set_defaults(func=_pretrain)
+
+    finetune = commands.add_parser(
+        "finetune", help="fine-tune a BertClassifier from a pretraining run or HF checkpoint; export it for TFMA"
+    )
+    finetune.add_argument("--config", required=True, help="configs/finetune/<name>.yaml")
+    finetune.add_argument("--out", required=True, help="run directory")
+    finetune.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
+    finetune.add_argument("overrides", nargs="*", help="dotted overrides, e.g. init=runs/bert trainer.train_steps=500")
+    finetune.set_defaults(func=_finetune)
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="fairness evaluation (TFMA + Fairness Indicators): tables, gate, HTML report, model card",
+        description="Exit status 1 when the config's fairness gate fails. Unknown --flag=value arguments go to "
+        "Beam's PipelineOptions (SavedModel path), e.g. --direct_running_mode=multi_processing.",
+    )
+    evaluate.add_argument("--model", help="a fine-tuning run directory or a SavedModel (tf.Example serving_default)")
+    evaluate.add_argument("--data", help="TFRecord(s) of tf.Example; default RUN/eval.tfrecord")
+    evaluate.add_argument("--predictions", help="a CSV / JSONL / Parquet table of labels and scores instead")
+    evaluate.add_argument("--label-column", default=None, help="predictions table: the label column")
+    evaluate.add_argument("--score-column", default=None, help="predictions table: the score column")
+    evaluate.add_argument("--config", default=None, help="configs/eval/<name>.yaml (default: default.yaml)")
+    evaluate.add_argument("--slices", help="comma-separated slice columns, e.g. gender,religion")
+    evaluate.add_argument("--intersection", action="append", help="columns joined by &, e.g. gender&religion")
+    evaluate.add_argument("--thresholds", help="comma-separated decision thresholds, e.g. 0.25,0.5,0.75")
+    evaluate.add_argument("--confidence", choices=("jackknife", "bootstrap", "none"), default=None)
+    evaluate.add_argument("--min-slice-size", type=int, default=None)
+    evaluate.add_argument("--out", required=True, help="output directory")
+    evaluate.set_defaults(func=_evaluate, passes_unknown=True)
+
+    export = commands.add_parser("export", help="export a run: SavedModel (classifiers) and Hugging Face format")
+    export.add_argument("--run", required=True, help="a pretraining or fine-tuning run directory")
+    export.add_argument("--out", required=True, help="output directory")
+    export.set_defaults(func=_export)
+
+    generate = commands.add_parser("generate", help="sample text from a GPT-2 run")
+    generate.add_argument("--run", required=True, help="a GPT-2 pretraining run directory (or an HF GPT-2 directory)")
+    generate.add_argument("--prompt", action="append", required=True, help="prompt text (repeatable)")
+    generate.add_argument("--max-length", type=int, default=64, help="total tokens, prompt included")
+    generate.add_argument("--sampler", choices=("greedy", "random"), default="random")
+    generate.add_argument("--temperature", type=float, default=0.8)
+    generate.add_argument("--top-k", type=int, default=40)
+    generate.add_argument("--top-p", type=float, default=0.95)
+    generate.add_argument("--seed", type=int, default=0)
+    generate.set_defaults(func=_generate)
     return parser
 
 

@@ -1,208 +1,168 @@
-"""The main job, offline on a CPU: real English text -> tokenizers -> pretrain a tiny BERT (MLM + NSP) and a tiny
-GPT-2 with the real task models and `model.fit`, then generate text and save every artefact.
+"""The main job (`make demo`), offline on a CPU, through the same code paths as the CLI:
 
-Corpus: the Python standard library's `pydoc_data.topics` (about 465 KB of English reference prose), so the demo
-needs no network. The full pipeline (Beam shards, fine-tuning, fairness evaluation) plugs in as it lands.
+    corpus (pydoc_data.topics prose) -> prepare (Beam: clean, PII scrub, dedup, tokenizer, shards + manifest)
+    -> pretrain a tiny BERT (MLM + NSP) with the trainer -> fine-tune a classifier on a SYNTHETIC labeled dataset
+    with demographic group columns and a planted bias -> export a SavedModel -> TFMA + Fairness Indicators
+    evaluation, gate, HTML report, model card -> pretrain a tiny GPT-2 -> generate text -> summary.json
+
+Corpus: the standard library's `pydoc_data.topics` (about 465 KB of English reference prose), so nothing needs the
+network. The labeled data is invented (tfpretrain.data.synthetic); it says nothing about real people.
 """
 
 import json
-import random
+import os
 import re
 import time
 from pathlib import Path
 
-import numpy as np
+from tfpretrain.data.synthetic import GROUP_COLUMNS, make_examples, write_csv
 
-from tfpretrain.data import features as F
-from tfpretrain.data import tokenizer as tok
-from tfpretrain.data.examples import nsp_examples, pack_windows, pad_example
-
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
+IN_MEMORY = ["--runner=DirectRunner", "--direct_running_mode=in_memory"]  # a 0.5 MB corpus: no worker processes
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 
 
-def corpus_documents():
-    """-> list of documents, each a list of sentence strings (blank-line paragraphs joined, code lines dropped)."""
+def write_corpus(directory):
+    """pydoc_data.topics -> DIR/topics.txt, one blank-line-separated document per topic (code lines dropped)."""
     from pydoc_data.topics import topics
 
     documents = []
     for text in topics.values():
-        # Keep prose lines; drop indented code, doctests and grammar/table rows.
         prose = [
             line.strip()
             for line in text.splitlines()
             if line and not line.startswith(("   ", "\t", ">>>")) and not re.search(r"[|+=]{2}|^\s*[|+*]", line)
         ]
-        sentences = [s for s in _SENTENCE_END.split(" ".join(prose)) if len(s.split()) >= 3]
-        if len(sentences) >= 2:
-            documents.append(sentences)
-    return documents
+        if len(prose) >= 3:
+            documents.append(" ".join(prose))
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "topics.txt").write_text("\n\n".join(documents) + "\n")
+    return str(directory / "*.txt"), len(documents)
 
 
-def _bert_datasets(documents, tokenizer, sequence_length, batch_size, max_predictions, seed):
-    import tensorflow as tf
+def _prepare(task, pattern, out, vocabulary_size, sequence_length):
+    from tfpretrain.data.prepare import prepare
+    from tfpretrain.data.prepare_config import load_prepare_config
 
-    from tfpretrain.data.masking import mask_tokens
-
-    vocab = tokenizer.get_vocab()
-    encoded = [[enc.ids for enc in tokenizer.encode_batch(doc, add_special_tokens=False)] for doc in documents]
-    rng = random.Random(seed)
-    examples = []
-    for i, doc in enumerate(encoded):
-        others = encoded[:i] + encoded[i + 1 :]
-        examples += nsp_examples(
-            doc, others, max_sequence_length=sequence_length, cls_id=vocab["[CLS]"], sep_id=vocab["[SEP]"], rng=rng
-        )
-    rng.shuffle(examples)
-    padded = [pad_example(e, sequence_length) for e in examples]
-    arrays = {k: np.stack([p[k] for p in padded]) for k in padded[0]}
-    held_out = len(padded) // 10
-    special = [vocab[t] for t in tok.BERT_SPECIAL_TOKENS]
-    table = tok.continuation_table(tokenizer)
-
-    def make(split, training):
-        ds = tf.data.Dataset.from_tensor_slices(split)
-        if training:
-            ds = ds.shuffle(4096, seed=seed).repeat()
-        ds = ds.batch(batch_size, drop_remainder=True).enumerate()
-
-        def mask(step, batch):  # a fresh, replayable mask for every batch (dynamic masking)
-            masked = mask_tokens(
-                batch[F.TOKEN_IDS],
-                batch[F.PADDING_MASK],
-                tf.stack([tf.cast(seed, tf.int64), step]),
-                vocabulary_size=len(vocab),
-                mask_token_id=vocab["[MASK]"],
-                special_token_ids=special,
-                max_predictions=max_predictions,
-                continuation_table=table,
-            )
-            return {**batch, **masked}
-
-        return ds.map(mask, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
-
-    train = {k: v[held_out:] for k, v in arrays.items()}
-    evaluation = {k: v[:held_out] for k, v in arrays.items()}
-    return make(train, True), make(evaluation, False), len(padded)
+    config = load_prepare_config(data={
+        "task": task,
+        "sources": [{"type": "text", "path": pattern, "split_by": "blank_line"}],
+        "output": str(out),
+        "sequence_length": sequence_length,
+        "num_shards": 4,
+        "validation_fraction": 0.05,
+        "documents_per_bucket": 200,
+        "tokenizer": {"vocabulary_size": vocabulary_size},
+    })
+    return prepare(config, IN_MEMORY)
 
 
-def _fit(model, train, evaluation, steps, learning_rate):
-    from tfpretrain.keras import keras
+def _pretrain(task, data_dir, run_dir, steps, sequence_length, learning_rate):
+    from tfpretrain.training.experiment import load_experiment
+    from tfpretrain.training.trainer import pretrain
 
-    schedule = keras.optimizers.schedules.PolynomialDecay(learning_rate, steps, end_learning_rate=learning_rate / 10)
-    model.compile(optimizer=keras.optimizers.Adam(schedule, global_clipnorm=1.0), jit_compile=True)
-    before = model.evaluate(evaluation, verbose=0, return_dict=True)
-    history = model.fit(train, steps_per_epoch=max(1, steps // 5), epochs=5, verbose=2).history
-    after = model.evaluate(evaluation, verbose=0, return_dict=True)
-    return before, after, history
+    experiment = load_experiment(data={
+        "model": {"preset": f"{task}_tiny", "vocabulary_size": "data", "max_sequence_length": sequence_length},
+        "data": {"train": str(data_dir), "max_predictions_per_seq": 10},
+        "trainer": {
+            "strategy": "cpu",
+            "global_batch_size": 32,
+            "train_steps": steps,
+            "log_every": max(steps // 6, 1),
+            "checkpoint_every": steps,
+            "validation_every": steps,
+            "validation_steps": 5,
+            "optimizer": {"learning_rate": learning_rate, "warmup_steps": steps // 10, "weight_decay": 0.01},
+        },
+    })
+    pretrain(experiment, str(run_dir), verbose=2)
+    lines = [json.loads(line) for line in (Path(run_dir) / "metrics.jsonl").read_text().splitlines()]
+    return lines
 
 
-def run(out_dir="runs/demo", bert_steps=600, gpt2_steps=600, batch_size=32, sequence_length=64, seed=0):
-    import tensorflow as tf
+def run(out_dir="runs/demo", bert_steps=300, gpt2_steps=300, finetune_steps=150, seed=0, bias=0.6):
+    """The whole product on a CPU in a few minutes; returns the summary dict (also OUT/summary.json)."""
+    from tfpretrain.evaluation.evaluate import evaluate
+    from tfpretrain.models.gpt2.generate_text import generate_text
+    from tfpretrain.training.finetune import finetune, load_finetune_experiment
 
-    from tfpretrain.config import load_model_config
-    from tfpretrain.keras import keras
-    from tfpretrain.models.bert.bert_backbone import BertBackbone
-    from tfpretrain.models.bert.bert_pretrainer import BertPretrainer
-    from tfpretrain.models.gpt2.gpt2_backbone import GPT2Backbone
-    from tfpretrain.models.gpt2.gpt2_causal_lm import GPT2CausalLM
-
-    keras.utils.set_random_seed(seed)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     started = time.time()
-    documents = corpus_documents()
-    texts = [s for doc in documents for s in doc]
-    summary = {"corpus": {"source": "pydoc_data.topics", "documents": len(documents), "sentences": len(texts)}}
-    print(f"[demo] corpus: {len(documents)} documents, {len(texts)} sentences from pydoc_data.topics")
+    out = Path(out_dir).resolve()
+    if out.exists() and any(out.iterdir()):
+        raise FileExistsError(f"{out} is not empty: remove it or pass --out to a new directory")
+    stamp = lambda: f"[demo {time.time() - started:5.0f}s]"  # noqa: E731
 
-    # BERT: WordPiece, NSP pairs, dynamic whole-word masking, MLM + NSP pretraining.
-    wordpiece = tok.train_wordpiece(texts, vocabulary_size=2000)
-    bert_tokenizer_hash = tok.save_tokenizer(wordpiece, out / "bert" / "tokenizer.json")
-    train, evaluation, count = _bert_datasets(documents, wordpiece, sequence_length, batch_size, 10, seed)
-    config = load_model_config("bert_tiny")
-    kwargs = {
-        **config.to_kwargs(),
-        "vocabulary_size": wordpiece.get_vocab_size(),
-        "max_sequence_length": sequence_length,
-    }
-    bert = BertPretrainer(BertBackbone(**kwargs))
-    print(f"[demo] BERT: {count} NSP examples of {sequence_length} tokens, {bert.count_params():,} parameters")
-    before, after, history = _fit(bert, train, evaluation, bert_steps, 1e-3)
-    bert.save_weights(str(out / "bert" / "pretrainer.weights.h5"))
-    bert.backbone.save(str(out / "bert" / "backbone_savedmodel"))
-    summary["bert"] = {
-        "examples": count,
-        "steps": bert_steps,
-        "tokenizer_sha256": bert_tokenizer_hash,
-        "held_out_before": before,
-        "held_out_after": after,
-        "train_loss_first_epoch": history["loss"][0],
-        "train_loss_last_epoch": history["loss"][-1],
-    }
-    print(
-        f"[demo] BERT held-out loss {before['loss']:.3f} -> {after['loss']:.3f}, "
-        f"MLM accuracy {before['mlm_accuracy']:.3f} -> {after['mlm_accuracy']:.3f}, "
-        f"NSP accuracy {before['nsp_accuracy']:.3f} -> {after['nsp_accuracy']:.3f}"
-    )
+    pattern, documents = write_corpus(out / "corpus")
+    print(f"{stamp()} corpus: {documents} documents from pydoc_data.topics -> {out / 'corpus'}", flush=True)
+    bert_data = _prepare("bert", pattern, out / "data" / "bert", 2000, 128)
+    gpt2_data = _prepare("gpt2", pattern, out / "data" / "gpt2", 2000, 128)
+    for name, manifest in (("BERT", bert_data), ("GPT-2", gpt2_data)):
+        train = manifest["splits"]["train"]
+        print(f"{stamp()} prepare {name}: {train['records']} records, {train['tokens']} tokens, "
+              f"{manifest['documents']['duplicates']} duplicates, PII {manifest['pii'] or 'none'}", flush=True)
 
-    # GPT-2: byte-level BPE, packed windows, causal LM, then sampling with the KV cache.
-    bpe = tok.train_byte_level_bpe(texts, vocabulary_size=2000)
-    gpt2_tokenizer_hash = tok.save_tokenizer(bpe, out / "gpt2" / "tokenizer.json")
-    end_id = bpe.token_to_id(tok.GPT2_END_TOKEN)
-    docs = [[t for enc in bpe.encode_batch(doc) for t in enc.ids] for doc in documents]
-    windows, _ = pack_windows(docs, window=sequence_length, end_token_id=end_id)
-    np.random.default_rng(seed).shuffle(windows)
-    held_out = len(windows) // 10
-    as_features = lambda w: {F.TOKEN_IDS: w, F.PADDING_MASK: np.ones_like(w)}  # noqa: E731
-    train = (
-        tf.data.Dataset.from_tensor_slices(as_features(windows[held_out:]))
-        .shuffle(4096, seed=seed)
-        .repeat()
-        .batch(batch_size, drop_remainder=True)
-        .prefetch(tf.data.AUTOTUNE)
-    )
-    evaluation = tf.data.Dataset.from_tensor_slices(as_features(windows[:held_out])).batch(batch_size, True)
-    config = load_model_config("gpt2_tiny")
-    kwargs = {**config.to_kwargs(), "vocabulary_size": bpe.get_vocab_size(), "max_sequence_length": sequence_length}
-    gpt2 = GPT2CausalLM(GPT2Backbone(**kwargs))
-    print(f"[demo] GPT-2: {len(windows)} windows of {sequence_length} tokens, {gpt2.count_params():,} parameters")
-    before, after, history = _fit(gpt2, train, evaluation, gpt2_steps, 2e-3)
-    gpt2.save_weights(str(out / "gpt2" / "causal_lm.weights.h5"))
-    prompts = ["The import statement", "A class definition"]
-    generated = gpt2.generate(
-        [bpe.encode(p).ids for p in prompts],
-        max_length=40,
-        sampler="random",
-        top_k=20,
-        top_p=0.95,
-        temperature=0.8,
-        end_token_id=end_id,
-        seed=seed,
-    )
-    samples = [
-        bpe.decode([int(t) for t, m in zip(ids, mask) if m])
-        for ids, mask in zip(generated[F.TOKEN_IDS], generated[F.PADDING_MASK])
-    ]
-    summary["gpt2"] = {
-        "windows": len(windows),
-        "steps": gpt2_steps,
-        "tokenizer_sha256": gpt2_tokenizer_hash,
-        "held_out_before": before,
-        "held_out_after": after,
-        "train_loss_first_epoch": history["loss"][0],
-        "train_loss_last_epoch": history["loss"][-1],
-        "samples": samples,
-    }
-    print(
-        f"[demo] GPT-2 held-out loss {before['loss']:.3f} -> {after['loss']:.3f}, "
-        f"perplexity {before['perplexity']:.1f} -> {after['perplexity']:.1f}"
-    )
+    bert_log = _pretrain("bert", out / "data" / "bert", out / "bert", bert_steps, 128, 1e-3)
+    print(f"{stamp()} BERT pretraining loss {bert_log[0]['loss']:.3f} (step {bert_log[0]['step']}) -> "
+          f"{bert_log[-1]['loss']:.3f} (step {bert_log[-1]['step']}); "
+          f"MLM accuracy {bert_log[0]['mlm_accuracy']:.3f} -> {bert_log[-1]['mlm_accuracy']:.3f}", flush=True)
+
+    labeled = out / "labeled"
+    labeled.mkdir()
+    write_csv(labeled / "train.csv", make_examples(4000, seed=seed, bias=bias))
+    write_csv(labeled / "eval.csv", make_examples(1500, seed=seed + 1, bias=0.0))
+    print(f"{stamp()} synthetic labeled data (bias {bias} planted in gender=female of the train split) -> {labeled}")
+    experiment = load_finetune_experiment(data={
+        "init": str(out / "bert"),
+        "train": {"source": str(labeled / "train.csv"), "group_fields": list(GROUP_COLUMNS)},
+        "eval": {"source": str(labeled / "eval.csv"), "group_fields": list(GROUP_COLUMNS)},
+        "num_classes": 1,
+        "sequence_length": 32,
+        "trainer": {"strategy": "cpu", "global_batch_size": 32, "train_steps": finetune_steps,
+                    "log_every": max(finetune_steps // 3, 1), "validation_every": finetune_steps,
+                    "optimizer": {"learning_rate": 1e-3, "warmup_steps": finetune_steps // 10}},
+    })
+    finetune(experiment, str(out / "classifier"), verbose=2)
+    classifier_log = [json.loads(x) for x in (out / "classifier" / "metrics.jsonl").read_text().splitlines()]
+    print(f"{stamp()} fine-tuned: loss {classifier_log[0]['loss']:.3f} -> {classifier_log[-1]['loss']:.3f}, "
+          f"eval accuracy {classifier_log[-1].get('val_accuracy', float('nan')):.3f}", flush=True)
+
+    rows, gate, paths = evaluate(str(out / "fairness"), model=str(out / "classifier"),
+                                 config=str(CONFIGS / "eval" / "demo.yaml"))
+    fpr = {r["slice"]: r["value"] for r in rows if r["metric"] == "false_positive_rate" and r["threshold"] == 0.5}
+    print(f"{stamp()} fairness: false positive rate at 0.5: "
+          + ", ".join(f"{k} {v:.3f}" for k, v in fpr.items() if v is not None), flush=True)
+    print(f"{stamp()} {gate.message() if gate else 'no gate configured'}", flush=True)
+
+    gpt2_log = _pretrain("gpt2", out / "data" / "gpt2", out / "gpt2", gpt2_steps, 128, 2e-3)
+    print(f"{stamp()} GPT-2 pretraining loss {gpt2_log[0]['loss']:.3f} -> {gpt2_log[-1]['loss']:.3f}", flush=True)
+    samples = generate_text(str(out / "gpt2"), ["The import statement", "A class definition"], max_length=48,
+                            seed=seed)
     for sample in samples:
-        print(f"[demo] sample: {sample!r}")
+        print(f"{stamp()} sample: {sample!r}")
 
-    summary["seconds"] = round(time.time() - started, 1)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
-    print(f"[demo] done in {summary['seconds']} s. Artefacts in {out}/:")
-    for path in sorted(p for p in out.rglob("*") if p.is_file() and "variables" not in p.parts):
-        print(f"    {path}")
+    summary = {
+        "wall_seconds": round(time.time() - started, 1),
+        "bert": {"first": bert_log[0], "last": bert_log[-1]},
+        "gpt2": {"first": gpt2_log[0], "last": gpt2_log[-1], "samples": samples},
+        "classifier": {"first": classifier_log[0], "last": classifier_log[-1]},
+        "fairness": {"false_positive_rate@0.5": fpr, "gate_passed": None if gate is None else gate.passed,
+                     "gate": gate.message() if gate else None},
+        "artefacts": {
+            "corpus": str(out / "corpus"),
+            "bert shards + manifest": str(out / "data" / "bert"),
+            "gpt2 shards + manifest": str(out / "data" / "gpt2"),
+            "bert run (checkpoints, metrics.jsonl, tensorboard, final/)": str(out / "bert"),
+            "classifier run (export/ SavedModel, final/, eval.tfrecord)": str(out / "classifier"),
+            "fairness report (open in a browser)": paths["report"],
+            "model card": paths["model_card"],
+            "metrics table": str(out / "fairness" / "metrics.csv"),
+            "gpt2 run": str(out / "gpt2"),
+        },
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    print(f"\n[demo] done in {summary['wall_seconds']:.0f} s; trainer throughput "
+          f"BERT {bert_log[-1]['tokens_per_s']:.0f} tokens/s, GPT-2 {gpt2_log[-1]['tokens_per_s']:.0f} tokens/s")
+    for name, path in summary["artefacts"].items():
+        print(f"  {name}: {os.path.relpath(path)}")
+    print(f"  summary: {os.path.relpath(out / 'summary.json')}")
     return summary

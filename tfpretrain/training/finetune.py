@@ -1,0 +1,135 @@
+"""Fine-tune a BertClassifier from a pretraining run or a Hugging Face checkpoint (configs/finetune/*.yaml).
+
+    RUN/finetune.yaml   the resolved config
+    RUN/metrics.jsonl   one line per logging interval (and RUN/tensorboard/)
+    RUN/export/         SavedModel: serving_default on serialized tf.Example -> {"score", ...} (TFMA, TF Serving)
+    RUN/final/          Hugging Face format (config.json + model.safetensors + the tokenizer file)
+    RUN/eval.tfrecord   the eval split as tf.Example: token features, label, text and the group columns unchanged,
+                        ready for `tfpretrain evaluate --model RUN`
+"""
+
+import dataclasses
+import logging
+import os
+
+from tfpretrain.config import ConfigError, apply_overrides, load_dataclass, load_yaml, with_defaults
+from tfpretrain.keras import keras
+from tfpretrain.training import distribute
+from tfpretrain.training.callbacks import ScalarLogger
+from tfpretrain.training.experiment import TrainerConfig
+from tfpretrain.training.trainer import build_optimizer_from_config, dump_yaml_mapping
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class LabeledData:
+    source: str  # CSV / JSONL / TFRecord path or glob (local or gs://), or tfds:NAME[/CONFIG]:SPLIT
+    text_field: str = "text"
+    label_field: str = "label"
+    label_threshold: float | None = None  # continuous labels (civil_comments toxicity): >= threshold is 1
+    group_fields: list[str] = dataclasses.field(default_factory=list)  # carried unchanged into RUN/eval.tfrecord
+    text_pair_field: str | None = None
+    split: str | None = None
+    limit: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class FinetuneExperiment:
+    init: str  # a `tfpretrain pretrain` run directory or a Hugging Face BERT checkpoint directory
+    train: LabeledData
+    eval: LabeledData | None = None
+    num_classes: int = 1  # 1: binary with a sigmoid (the score TFMA slices); >= 2: softmax
+    sequence_length: int = 128
+    trainer: TrainerConfig = dataclasses.field(default_factory=TrainerConfig)
+    source: str = "<finetune>"
+
+
+def load_finetune_experiment(path=None, overrides=(), *, data=None):
+    source = str(path) if path is not None else "<finetune>"
+    mapping = load_yaml(path) if path is not None else dict(data or {})
+    mapping["trainer"] = with_defaults(TrainerConfig, mapping.get("trainer") or {})
+    for key in ("train", "eval"):
+        if isinstance(mapping.get(key), dict):
+            mapping[key] = with_defaults(LabeledData, mapping[key])
+    mapping = apply_overrides(mapping, overrides, source)
+    experiment = load_dataclass(FinetuneExperiment, mapping, source)
+    return dataclasses.replace(experiment, source=source)
+
+
+def resolve_init(path):
+    """A pretraining run directory or an HF checkpoint directory -> (checkpoint dir, tokenizer file)."""
+    for checkpoint, tokenizer_dir in ((os.path.join(path, "final"), path), (path, path)):
+        if os.path.exists(os.path.join(checkpoint, "config.json")):
+            for name in ("tokenizer.json", "vocab.txt"):
+                for directory in (tokenizer_dir, checkpoint):
+                    if os.path.exists(os.path.join(directory, name)):
+                        return checkpoint, os.path.join(directory, name)
+            raise FileNotFoundError(f"{path}: a checkpoint but no tokenizer.json or vocab.txt next to it")
+    raise FileNotFoundError(f"{path}: neither a pretraining run (final/config.json) nor an HF checkpoint (config.json)")
+
+
+def _labeled(data, num_classes):
+    from tfpretrain.training.finetune_data import FinetuneData
+
+    return FinetuneData(
+        source=data.source,
+        text_field=data.text_field,
+        label_field=data.label_field,
+        label_threshold=data.label_threshold,
+        group_fields=tuple(data.group_fields),
+        text_pair_field=data.text_pair_field,
+        split=data.split,
+        num_classes=num_classes,
+    )
+
+
+def finetune(experiment, run_dir, verbose=1):
+    """Fine-tune, export and write the evaluation data; returns the Keras History."""
+    from tfpretrain.data.tokenizer import load_tokenizer
+    from tfpretrain.models.bert.bert_classifier import BertClassifier
+    from tfpretrain.training.export import export_classifier, export_hf
+    from tfpretrain.training.finetune_data import make_classifier_dataset, read_examples, write_eval_tfrecords
+
+    t, e = experiment.trainer, experiment
+    checkpoint, tokenizer_path = resolve_init(e.init)
+    if os.path.exists(os.path.join(run_dir, "export")):
+        raise FileExistsError(f"{run_dir} already holds a fine-tuned export; use a new --out")
+    os.makedirs(run_dir, exist_ok=True)
+    tokenizer = load_tokenizer(tokenizer_path)
+    train_examples = read_examples(_labeled(e.train, e.num_classes), limit=e.train.limit)
+    eval_examples = read_examples(_labeled(e.eval, e.num_classes), limit=e.eval.limit) if e.eval else []
+    resolved = {k: v for k, v in dataclasses.asdict(e).items() if k != "source"}
+    dump_yaml_mapping(resolved, os.path.join(run_dir, "finetune.yaml"))
+
+    keras.utils.set_random_seed(t.seed)
+    strategy = distribute.get_strategy(t.strategy)
+    distribute.set_precision(t.precision)
+    with strategy.scope():
+        model = BertClassifier.from_pretrained(
+            checkpoint, num_classes=e.num_classes, gradient_accumulation_steps=t.gradient_accumulation_steps
+        )
+        if e.sequence_length > model.backbone.max_sequence_length:
+            raise ConfigError(e.source, "sequence_length",
+                              f"{e.sequence_length} exceeds the checkpoint's {model.backbone.max_sequence_length}")
+        model.compile(optimizer=build_optimizer_from_config(t), jit_compile=t.jit_compile,
+                      steps_per_execution=t.steps_per_execution)
+    train_data = make_classifier_dataset(train_examples, tokenizer, e.sequence_length, t.global_batch_size,
+                                         shuffle=True, seed=t.seed, repeat=True)
+    fit_kwargs = {}
+    if eval_examples and t.validation_every:
+        fit_kwargs = dict(
+            validation_data=make_classifier_dataset(eval_examples, tokenizer, e.sequence_length,
+                                                    t.global_batch_size, shuffle=False, drop_remainder=False),
+            validation_freq=max(t.validation_every // t.log_every, 1),
+        )
+    logger = ScalarLogger(run_dir, tokens_per_step=t.global_batch_size * e.sequence_length)
+    history = model.fit(train_data, epochs=-(-t.train_steps // t.log_every), steps_per_epoch=t.log_every,
+                        callbacks=[logger], verbose=verbose, **fit_kwargs)
+    export_classifier(model, os.path.join(run_dir, "export"), e.sequence_length, label_key="label")
+    export_hf(model, os.path.join(run_dir, "final"), tokenizer_path)
+    if eval_examples:
+        groups = tuple(e.eval.group_fields)
+        write_eval_tfrecords(os.path.join(run_dir, "eval.tfrecord"), eval_examples, tokenizer, e.sequence_length,
+                             label_key="label", group_fields=groups)
+    return history
