@@ -153,3 +153,41 @@ def test_generate_and_export_cli_on_a_gpt2_run(corpora, tmp_path, capsys):
     cli.main(["export", "--run", str(run), "--out", str(tmp_path / "export")])
     assert (tmp_path / "export" / "hf" / "config.json").exists()
     assert (tmp_path / "export" / "hf" / "tokenizer.json").exists()
+
+
+@pytest.mark.slow
+def test_two_workers_through_the_cli_train_the_same_global_model(corpora, tmp_path):
+    """`tfpretrain pretrain trainer.strategy=multi_worker` in two processes on 127.0.0.1 (TF_CONFIG): one global
+    loss per step, logged by both; the chief owns RUN/, the other worker writes RUN/.worker-1/. Always reaped."""
+    from tests.test_distribute import _free_ports
+
+    config = tmp_path / "experiment.yaml"
+    config.write_text(json.dumps(_experiment("bert", corpora["bert"], train_steps=4, log_every=1, checkpoint_every=2)))
+    run = tmp_path / "run"
+    workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+    procs, logs = [], [tmp_path / f"worker{i}.err" for i in range(2)]
+    try:
+        for index, log in enumerate(logs):
+            tf_config = json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
+            env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CONFIG": tf_config, "CUDA_VISIBLE_DEVICES": ""}
+            with open(log, "w") as err:  # a file, not a pipe: nothing can fill up and block
+                procs.append(subprocess.Popen(
+                    [sys.executable, "-m", "tfpretrain.cli", "pretrain", "--config", str(config), "--out", str(run),
+                     "--verbose", "0", "trainer.strategy=multi_worker"],
+                    cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err,
+                ))
+        deadline = time.monotonic() + 300
+        while any(p.poll() is None for p in procs) and not any(p.returncode for p in procs):
+            assert time.monotonic() < deadline, "multi-worker pretraining did not finish in 300 s"
+            time.sleep(0.2)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+    for p, log in zip(procs, logs):
+        assert p.returncode == 0, log.read_text()[-4000:]
+    chief, other = _metrics(run), _metrics(run / ".worker-1")
+    assert sorted(chief) == [1, 2, 3, 4]
+    assert [chief[s]["loss"] for s in chief] == [other[s]["loss"] for s in chief]
+    assert (run / "final" / "config.json").exists() and (run / "checkpoints" / "ckpt-4.index").exists()

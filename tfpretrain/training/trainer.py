@@ -97,9 +97,27 @@ def _device_peak_flops(trainer):
     return None  # CPUs: no meaningful peak, no MFU
 
 
+def worker_dir(strategy, run_dir):
+    """Where this process writes: the run directory for the chief (or a single process); for other workers of a
+    MultiWorkerMirroredStrategy cluster, RUN/.worker-<i> (every worker must save checkpoints, only one may own
+    the run directory)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    task_type, task_id = getattr(resolver, "task_type", None), getattr(resolver, "task_id", None)
+    if task_type is None:
+        return run_dir
+    has_chief = "chief" in (resolver.cluster_spec().as_dict() if resolver else {})
+    is_chief = task_type == "chief" or (task_type == "worker" and task_id == 0 and not has_chief)
+    return run_dir if is_chief else os.path.join(run_dir, f".worker-{task_id}")
+
+
 def pretrain(experiment, run_dir, resume=False, verbose=1):
     """Train (or resume) an experiment into `run_dir`; returns the Keras History of this invocation."""
     t = experiment.trainer
+    keras.utils.set_random_seed(t.seed)
+    if t.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    strategy = distribute.get_strategy(t.strategy)
+    run_dir = worker_dir(strategy, run_dir)
     checkpoint_dir = os.path.join(run_dir, "checkpoints")
     has_checkpoints = tf.train.latest_checkpoint(checkpoint_dir) is not None
     if has_checkpoints and not resume:
@@ -118,10 +136,6 @@ def pretrain(experiment, run_dir, resume=False, verbose=1):
     shutil.copyfile(os.path.join(manifest["_directory"], manifest["tokenizer"]["file"]),
                     os.path.join(run_dir, "tokenizer.json"))
 
-    keras.utils.set_random_seed(t.seed)
-    if t.deterministic:
-        tf.config.experimental.enable_op_determinism()
-    strategy = distribute.get_strategy(t.strategy)
     distribute.set_precision(t.precision)
     log.info("training on %s", distribute.describe(strategy))
 
