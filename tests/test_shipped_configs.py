@@ -1,0 +1,39 @@
+"""Every YAML file shipped in configs/ loads with its strict loader (a typo in a shipped config is a bug)."""
+
+from pathlib import Path
+
+import pytest
+
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+
+
+@pytest.mark.parametrize("path", sorted((CONFIGS / "data").glob("*.yaml")), ids=lambda p: p.name)
+def test_data_configs(path):
+    from tfpretrain.data.prepare_config import load_prepare_config
+
+    assert load_prepare_config(path).task in ("bert", "gpt2")
+
+
+@pytest.mark.parametrize("path", sorted((CONFIGS / "pretrain").glob("*.yaml")), ids=lambda p: p.name)
+def test_pretrain_configs(path):
+    from tfpretrain.training.experiment import load_experiment, resolve_model_config
+
+    experiment = load_experiment(path)
+    assert resolve_model_config(experiment, vocabulary_size=1000).vocabulary_size > 0
+
+
+@pytest.mark.parametrize("path", sorted((CONFIGS / "finetune").glob("*.yaml")), ids=lambda p: p.name)
+def test_finetune_configs(path):
+    from tfpretrain.training.finetune import load_finetune_experiment
+
+    assert load_finetune_experiment(path).train.source
+
+
+EVAL_CONFIGS = sorted(p for p in (CONFIGS / "eval").glob("*.yaml") if p.name != "identity_terms.yaml")
+
+
+@pytest.mark.parametrize("path", EVAL_CONFIGS, ids=lambda p: p.name)
+def test_eval_configs(path):
+    from tfpretrain.evaluation.fairness import load_settings
+
+    assert load_settings(path).thresholds
