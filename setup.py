@@ -23,7 +23,8 @@ EXTRAS = {
     # it imports nothing from it, so the Makefile installs it separately with --no-deps after this extra.
     "eval": ["tensorflow-model-analysis>=0.52,<0.53"],
     # nbclient + ipykernel execute the notebooks in tests (tests/test_notebooks.py).
-    "dev": ["pytest>=8", "pytest-timeout", "hypothesis>=6", "ruff>=0.6", "nbformat>=5", "nbclient>=0.10", "ipykernel>=6"],
+    "dev": ["pytest>=8", "pytest-timeout", "hypothesis>=6", "ruff>=0.6", "pytest-xdist>=3",
+            "nbformat>=5", "nbclient>=0.10", "ipykernel>=6"],
 }
 
 setup(
