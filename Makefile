@@ -10,7 +10,7 @@ export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= -n 2 --dist loadfile
 
 .PHONY: install demo test test-tf220 lint bench clean
 
@@ -41,7 +41,7 @@ TF220 := .venv-tf220
 test-tf220: install
 	@test -x $(TF220)/bin/python || $(UV) venv -q -p $(PYTHON) $(TF220)
 	$(UV) pip install --python $(TF220)/bin/python -q tensorflow==2.20.0 tf-keras==2.20.1 transformers==4.57.6 \
-		'tokenizers>=0.22,<=0.23.0' safetensors pyyaml pytest pytest-timeout hypothesis
+		'tokenizers>=0.22,<=0.23.0' safetensors pyyaml pytest pytest-timeout pytest-xdist hypothesis
 	PYTHONPATH=. $(TF220)/bin/python -m pytest -q $(PYTEST_ARGS) tests/test_layers.py tests/test_task_training.py \
 		tests/test_gpt2_generate.py tests/test_masking.py tests/test_serialization.py
 

@@ -43,12 +43,16 @@ class Task(keras.Model):
             raise ValueError(f"gradient_accumulation_steps must be >= 1, got {gradient_accumulation_steps}")
         self.gradient_accumulation_steps = int(gradient_accumulation_steps)
         self.loss_tracker = keras.metrics.Mean(name="loss")
+        # A metric, not a bare log value: Keras then reads every log from the metrics themselves, which is what
+        # keeps epoch logs right under MultiWorkerMirroredStrategy (it sums other returned values over workers).
+        # Mean over the logging interval; test_step leaves it untouched (evaluate logs it as 0).
+        self.gradient_norm_tracker = keras.metrics.Mean(name="gradient_norm")
         self.task_metrics = []
 
     @property
     def metrics(self):
         # Keras resets exactly these at each epoch / evaluate call.
-        return [self.loss_tracker, *self.task_metrics]
+        return [self.loss_tracker, *self.task_metrics, self.gradient_norm_tracker]
 
     @property
     def input_keys(self):
@@ -118,10 +122,10 @@ class Task(keras.Model):
             grads = self.optimizer.get_unscaled_gradients(grads)
         # The all-reduce the optimizer would do, done here so the logged norm is the global gradient's.
         grads = _replica_sum(grads)
-        gradient_norm = tf.linalg.global_norm(grads)
+        self.gradient_norm_tracker.update_state(tf.linalg.global_norm(grads))
         self.optimizer.apply_gradients(zip(grads, self.trainable_variables), skip_gradients_aggregation=True)
         self.loss_tracker.update_state(_replica_sum(loss))
-        return {**{m.name: m.result() for m in self.metrics}, "gradient_norm": gradient_norm}
+        return {m.name: m.result() for m in self.metrics}
 
     def test_step(self, data):
         features = self._merge_features(data)

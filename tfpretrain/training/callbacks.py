@@ -82,7 +82,8 @@ class ScalarLogger(keras.callbacks.Callback):
         if not steps:
             return
         seconds = time.perf_counter() - self._start_time
-        scalars = {k: float(v) for k, v in (logs or {}).items()}
+        # val_gradient_norm is evaluate's untouched tracker (0), not a measurement
+        scalars = {k: float(v) for k, v in (logs or {}).items() if k != "val_gradient_norm"}
         scalars["learning_rate"] = float(_learning_rate(self.model.optimizer, step))
         scalars["tokens_per_s"] = steps * self.tokens_per_step / seconds
         scalars["steps_per_s"] = steps / seconds
