@@ -21,7 +21,7 @@ EXTRAS = {
     "tpu": ["tensorflow-tpu==2.20.0", "tf-keras==2.20.1", "libtpu"],
     # fairness-indicators 0.52.0 is NOT listed here: its tensorflow-data-validation pin has no Linux wheel, and
     # it imports nothing from it, so the Makefile installs it separately with --no-deps after this extra.
-    "eval": ["tensorflow-model-analysis>=0.52,<0.53"],
+    "eval": ["tensorflow-model-analysis>=0.52,<0.53", "markdown-it-py>=3"],  # markdown-it: the HTML model card
     # nbclient + ipykernel execute the notebooks in tests (tests/test_notebooks.py).
     "dev": ["pytest>=8", "pytest-timeout", "hypothesis>=6", "ruff>=0.6", "pytest-xdist>=3",
             "nbformat>=5", "nbclient>=0.10", "ipykernel>=6"],

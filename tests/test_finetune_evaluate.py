@@ -73,7 +73,10 @@ def test_evaluate_cli_on_the_run_writes_tables_report_and_card(classifier_run, t
     assert counts["gender=female"] == sum(r["gender"] == "female" for r in eval_rows)
     assert counts["religion=muslim"] == sum(r["religion"] == "muslim" for r in eval_rows)
     assert (out / "report.html").read_text().count("false_positive_rate") > 0
-    assert "Quantitative analyses" in (out / "model_card.md").read_text()
+    card = (out / "model_card.md").read_text()
+    assert "Quantitative analyses" in card and "OneDeviceStrategy" in card  # hardware from RUN/run_info.json
+    html = (out / "model_card.html").read_text()
+    assert "<table>" in html and "http" not in html.split("<body>")[0]
 
 
 def test_evaluate_cli_needs_exactly_one_model_source(tmp_path):

@@ -2,7 +2,8 @@
 
     OUT/metrics.csv, OUT/metrics.json   one row per slice x metric x threshold (value, CI, n, gap_to_overall)
     OUT/report.html                     self-contained: open it in a browser
-    OUT/model_card.md, .json            Mitchell et al. sections, with the per-slice numbers
+    OUT/model_card.md, .html, .json     Mitchell et al. sections, the per-slice numbers, the pretraining corpus's
+                                        statistics (documents, duplicates, PII scrubbed), training setup, hardware
     OUT/tfma/                           TFMA's own output (tfma.load_eval_result reads it)
 
 The model is a fine-tuning run directory (its export/ SavedModel and eval.tfrecord are used) or a SavedModel with
@@ -10,6 +11,7 @@ a tf.Example serving_default; or, for models scored elsewhere, a predictions tab
 """
 
 import dataclasses
+import json
 import os
 
 import yaml
@@ -32,19 +34,78 @@ def _model_paths(model, data):
     return saved, data, run
 
 
+def _read_yaml(path):
+    with open(path) as f:
+        return yaml.safe_load(f) or {}
+
+
+def _pretraining_data(init):
+    """The pretraining run a fine-tune started from -> its corpus statistics from the prepared manifest."""
+    experiment = os.path.join(init or "", "experiment.yaml")
+    if not os.path.exists(experiment):
+        return None
+    config = _read_yaml(experiment)
+    info = {"pretraining run": init, "model": config.get("model"), "trainer": config.get("trainer")}
+    try:
+        from tfpretrain.data.manifest import read_manifest
+
+        manifest = read_manifest(config["data"]["train"])
+        info["corpus"] = {
+            "sources": manifest.get("sources"),
+            "documents": manifest.get("documents"),
+            "personal data scrubbed (count per type)": manifest.get("pii") or "none found",
+            "tokenizer": {k: manifest["tokenizer"].get(k) for k in ("kind", "sha256")},
+            "records per split": {k: v["records"] for k, v in manifest["splits"].items()},
+        }
+    except Exception as e:  # a moved or deleted corpus must not stop the evaluation; say so in the card
+        info["corpus"] = f"manifest not readable ({e})"
+    return info
+
+
 def _run_info(run):
+    """Model card inputs from a fine-tuning run: model details, training procedure and data, hardware."""
     if run is None or not os.path.exists(os.path.join(run, "finetune.yaml")):
         return {}, {}, {}
-    with open(os.path.join(run, "finetune.yaml")) as f:
-        config = yaml.safe_load(f)
+    config = _read_yaml(os.path.join(run, "finetune.yaml"))
+    trainer = config.get("trainer", {})
     model_info = {"name": os.path.basename(os.path.abspath(run)), "type": "BertClassifier (fine-tuned BERT)",
                   "initialised from": config.get("init"), "classes": config.get("num_classes"),
                   "sequence length": config.get("sequence_length")}
-    training = {"data": config.get("train", {}).get("source"), "steps": config.get("trainer", {}).get("train_steps"),
-                "optimizer": config.get("trainer", {}).get("optimizer", {}).get("name")}
+    training = {
+        "fine-tuning data": config.get("train", {}).get("source"),
+        "steps": trainer.get("train_steps"),
+        "global batch size": trainer.get("global_batch_size"),
+        "optimizer": trainer.get("optimizer"),
+        "precision": trainer.get("precision"),
+    }
+    hardware = os.path.join(run, "run_info.json")
+    if os.path.exists(hardware):
+        with open(hardware) as f:
+            training["hardware"] = json.load(f)
+    pretraining = _pretraining_data(config.get("init"))
+    if pretraining:
+        training["pretraining"] = pretraining
     data = {"evaluation data": (config.get("eval") or {}).get("source"),
             "group columns": (config.get("eval") or {}).get("group_fields")}
     return model_info, training, data
+
+
+def write_card_html(markdown_path):
+    """The Markdown model card -> a self-contained HTML page beside it (no external resources)."""
+    from markdown_it import MarkdownIt
+
+    with open(markdown_path) as f:
+        body = MarkdownIt("commonmark", {"html": False}).enable("table").render(f.read())
+    page = ("<!doctype html><html lang=en><meta charset=utf-8><title>Model card</title><style>"
+            "body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}"
+            "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2rem .5rem;text-align:left}"
+            "code{background:#f4f4f4}</style><body>" + body + "</body></html>\n")
+    path = os.path.splitext(markdown_path)[0] + ".html"
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(page)
+    os.replace(tmp, path)
+    return path
 
 
 def evaluate(out, *, model=None, data=None, predictions=None, config=None, slices=None, intersections=None,
@@ -98,5 +159,6 @@ def evaluate(out, *, model=None, data=None, predictions=None, config=None, slice
     card = write_model_card(os.path.join(out, "model_card.md"), model_info=model_info, training=training,
                             data={**run_data, **data_info}, evaluation_rows=rows, gate=settings.gate,
                             min_slice_size=settings.min_slice_size, report_path="report.html")
-    paths.update(model_card=card["markdown"], model_card_json=card["json"], tfma=tfma_dir)
+    paths.update(model_card=card["markdown"], model_card_html=write_card_html(card["markdown"]),
+                 model_card_json=card["json"], tfma=tfma_dir)
     return rows, gate_result, paths

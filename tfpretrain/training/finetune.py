@@ -84,6 +84,19 @@ def _labeled(data, num_classes):
     )
 
 
+def _write_run_info(run_dir, strategy):
+    """RUN/run_info.json: where it ran (strategy, devices, TF version), for the model card."""
+    import json
+    import platform
+
+    import tensorflow as tf
+
+    info = {**distribute.describe(strategy), "tensorflow": tf.__version__, "machine": platform.machine(),
+            "cpus": os.cpu_count()}
+    with open(os.path.join(run_dir, "run_info.json"), "w") as f:
+        json.dump(info, f, indent=2)
+
+
 def finetune(experiment, run_dir, verbose=1):
     """Fine-tune, export and write the evaluation data; returns the Keras History."""
     from tfpretrain.data.tokenizer import load_tokenizer
@@ -105,6 +118,7 @@ def finetune(experiment, run_dir, verbose=1):
     keras.utils.set_random_seed(t.seed)
     strategy = distribute.get_strategy(t.strategy)
     distribute.set_precision(t.precision)
+    _write_run_info(run_dir, strategy)
     with strategy.scope():
         model = BertClassifier.from_pretrained(
             checkpoint, num_classes=e.num_classes, gradient_accumulation_steps=t.gradient_accumulation_steps
