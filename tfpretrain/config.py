@@ -8,7 +8,6 @@ import dataclasses
 import difflib
 import os
 import re
-import tempfile
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -252,18 +251,11 @@ def dump_yaml(config: Any, path: str | os.PathLike) -> None:
     """Write a resolved config atomically (temp file in the same directory, then rename).
 
     Model configs are written as `family` + `model`, the form `load_model_config` reads; other dataclasses as
-    `dataclasses.asdict`.
+    `dataclasses.asdict`; plain mappings as they are.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = dataclasses.asdict(config)
+    from tfpretrain.atomic import write_text
+
+    data = config if isinstance(config, Mapping) else dataclasses.asdict(config)
     if isinstance(config, _ModelConfig):
         data = {"family": config.family, "model": data}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            yaml.safe_dump(data, f, sort_keys=False)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    write_text(path, yaml.safe_dump(data, sort_keys=False))

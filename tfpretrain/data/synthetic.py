@@ -12,7 +12,7 @@ This data is invented; it says nothing about any real people.
 """
 
 import csv
-import os
+import io
 import random
 
 GENDER_SUBJECTS = {
@@ -61,10 +61,10 @@ def make_examples(count, *, seed=0, bias=0.0, biased_group=("gender", "female"))
 
 def write_csv(path, examples):
     """Atomic CSV write (temp name, then rename) with the columns text, label, gender, religion."""
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["text", "label", *GROUP_COLUMNS])
-        writer.writeheader()
-        writer.writerows(examples)
-    os.replace(tmp, path)
-    return path
+    from tfpretrain.atomic import write_text
+
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=["text", "label", *GROUP_COLUMNS])
+    writer.writeheader()
+    writer.writerows(examples)
+    return write_text(path, buffer.getvalue())

@@ -100,12 +100,9 @@ def write_card_html(markdown_path):
             "body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}"
             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2rem .5rem;text-align:left}"
             "code{background:#f4f4f4}</style><body>" + body + "</body></html>\n")
-    path = os.path.splitext(markdown_path)[0] + ".html"
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(page)
-    os.replace(tmp, path)
-    return path
+    from tfpretrain.atomic import write_text
+
+    return write_text(os.path.splitext(markdown_path)[0] + ".html", page)
 
 
 def evaluate(out, *, model=None, data=None, predictions=None, config=None, slices=None, intersections=None,

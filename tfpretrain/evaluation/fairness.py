@@ -35,13 +35,13 @@ import math
 import numbers
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tfpretrain.atomic import write_text
 from tfpretrain.config import ConfigError
 from tfpretrain.evaluation.gate import FairnessGate
 from tfpretrain.evaluation.groups import DEFAULT_TERM_LISTS, GroupSpec, check_unique_columns, load_term_lists
@@ -842,27 +842,6 @@ def _json_cell(value: Any) -> Any:
     return value
 
 
-def _write_atomic(path: str, text: str) -> None:
-    if _is_remote(path):
-        import tensorflow as tf
-
-        tmp = f"{path}.tmp-{os.getpid()}"
-        with tf.io.gfile.GFile(tmp, "w") as f:
-            f.write(text)
-        tf.io.gfile.rename(tmp, path, overwrite=True)
-        return
-    directory, name = os.path.split(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def write_tables(rows: Iterable[Mapping[str, Any]], out_dir: str | os.PathLike) -> dict[str, str]:
     """OUT/metrics.csv and OUT/metrics.json (a list of row objects, null for missing), each written atomically."""
     rows = [dict(r) for r in rows]
@@ -884,8 +863,8 @@ def write_tables(rows: Iterable[Mapping[str, Any]], out_dir: str | os.PathLike) 
         writer.writerow([_csv_cell(row.get(c)) for c in TABLE_COLUMNS])
     records = [{c: _json_cell(row.get(c)) for c in TABLE_COLUMNS} for row in rows]
     paths = {"csv": os.path.join(out_dir, "metrics.csv"), "json": os.path.join(out_dir, "metrics.json")}
-    _write_atomic(paths["csv"], buffer.getvalue())
-    _write_atomic(paths["json"], json.dumps(records, indent=1, allow_nan=False) + "\n")
+    write_text(paths["csv"], buffer.getvalue())
+    write_text(paths["json"], json.dumps(records, indent=1, allow_nan=False) + "\n")
     return paths
 
 

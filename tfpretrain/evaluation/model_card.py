@@ -39,6 +39,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from tfpretrain.atomic import write_text
 from tfpretrain.evaluation import report
 
 FORMAT = "tfpretrain.model_card/1"
@@ -628,6 +629,6 @@ def write_model_card(
     )
     markdown = render_markdown(card)
     md_path, json_path = _paths(path)
-    report._write_atomic(json_path, json.dumps(card, indent=1, ensure_ascii=False, allow_nan=False) + "\n")
-    report._write_atomic(md_path, markdown)
+    write_text(json_path, json.dumps(card, indent=1, ensure_ascii=False, allow_nan=False) + "\n")
+    write_text(md_path, markdown)
     return {"markdown": md_path, "json": json_path}

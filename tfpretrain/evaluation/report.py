@@ -44,10 +44,11 @@ import math
 import numbers
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
 from typing import Any
+
+from tfpretrain.atomic import write_text
 
 OVERALL = "overall"
 DEFAULT_THRESHOLD = 0.5
@@ -382,14 +383,17 @@ def _nearest(values: Sequence[float], value: float) -> float:
 # ------------------------------------------------------------------------------------------------------ the gate
 
 
+def _record(item: Any, keys: Sequence[str]) -> dict[str, Any]:
+    """A gate failure / skip as a mapping, a namedtuple or a plain tuple -> {key: value}."""
+    if isinstance(item, Mapping):
+        return {k: item.get(k) for k in keys}
+    if hasattr(item, "_asdict"):
+        return {k: item._asdict().get(k) for k in keys}
+    return dict(zip(keys, item))
+
+
 def _failure_dict(failure: Any) -> dict[str, Any]:
-    keys = ("slice", "metric", "threshold", "value", "overall", "gap", "n")
-    if isinstance(failure, Mapping):
-        data = {k: failure.get(k) for k in keys}
-    elif hasattr(failure, "_asdict"):
-        data = {k: failure._asdict().get(k) for k in keys}
-    else:
-        data = dict(zip(keys, failure))
+    data = _record(failure, ("slice", "metric", "threshold", "value", "overall", "gap", "n"))
     return {
         "slice": str(data["slice"]),
         "metric": str(data["metric"]),
@@ -402,13 +406,7 @@ def _failure_dict(failure: Any) -> dict[str, Any]:
 
 
 def _skip_dict(skip: Any) -> dict[str, Any]:
-    keys = ("slice", "metric", "threshold", "n", "reason")
-    if isinstance(skip, Mapping):
-        data = {k: skip.get(k) for k in keys}
-    elif hasattr(skip, "_asdict"):
-        data = {k: skip._asdict().get(k) for k in keys}
-    else:
-        data = dict(zip(keys, skip))
+    data = _record(skip, ("slice", "metric", "threshold", "n", "reason"))
     return {
         "slice": str(data["slice"]),
         "metric": str(data["metric"]),
@@ -1175,29 +1173,6 @@ def render_report(
     )
 
 
-def _write_atomic(path: str, text: str) -> None:
-    if re.match(r"^[a-z][a-z0-9+.-]*://", path):  # gs://, s3://, ...: via tf.io.gfile (rename = copy + delete)
-        import tensorflow as tf
-
-        tmp = f"{path}.tmp-{os.getpid()}"
-        with tf.io.gfile.GFile(tmp, "w") as f:
-            f.write(text)
-        tf.io.gfile.rename(tmp, path, overwrite=True)
-        return
-    directory, name = os.path.split(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def write_report(
     path: str | os.PathLike,
     rows: Iterable[Mapping[str, Any]],
@@ -1220,7 +1195,7 @@ def write_report(
     text = render_report(
         rows, title=title, gate=gate, model_info=model_info, sections=sections, min_slice_size=min_slice_size
     )
-    _write_atomic(path, text)
+    write_text(path, text)
     return path
 
 

@@ -12,12 +12,12 @@ import dataclasses
 import logging
 import os
 
-from tfpretrain.config import ConfigError, apply_overrides, load_dataclass, load_yaml, with_defaults
+from tfpretrain.config import ConfigError, apply_overrides, dump_yaml, load_dataclass, load_yaml, with_defaults
 from tfpretrain.keras import keras
 from tfpretrain.training import distribute
 from tfpretrain.training.callbacks import ScalarLogger
 from tfpretrain.training.experiment import TrainerConfig
-from tfpretrain.training.trainer import build_optimizer_from_config, dump_yaml_mapping
+from tfpretrain.training.trainer import build_optimizer_from_config
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ def finetune(experiment, run_dir, verbose=1):
     train_examples = read_examples(_labeled(e.train, e.num_classes), limit=e.train.limit)
     eval_examples = read_examples(_labeled(e.eval, e.num_classes), limit=e.eval.limit) if e.eval else []
     resolved = {k: v for k, v in dataclasses.asdict(e).items() if k != "source"}
-    dump_yaml_mapping(resolved, os.path.join(run_dir, "finetune.yaml"))
+    dump_yaml(resolved, os.path.join(run_dir, "finetune.yaml"))
 
     keras.utils.set_random_seed(t.seed)
     strategy = distribute.get_strategy(t.strategy)

@@ -17,7 +17,6 @@ import shutil
 import tensorflow as tf
 
 from tfpretrain.config import ConfigError, dump_yaml
-from tfpretrain.data import features as F
 from tfpretrain.data.manifest import check_compatible, read_manifest
 from tfpretrain.keras import keras
 from tfpretrain.training import distribute, flops
@@ -132,7 +131,7 @@ def pretrain(experiment, run_dir, resume=False, verbose=1):
                           f"{model_config.max_sequence_length} is below the data's sequence_length {sequence_length}")
     check_compatible(manifest, task=model_config.family, sequence_length=sequence_length,
                      vocabulary_size=model_config.vocabulary_size)
-    dump_yaml_mapping(to_dict(experiment, model_config), os.path.join(run_dir, "experiment.yaml"))
+    dump_yaml(to_dict(experiment, model_config), os.path.join(run_dir, "experiment.yaml"))
     shutil.copyfile(os.path.join(manifest["_directory"], manifest["tokenizer"]["file"]),
                     os.path.join(run_dir, "tokenizer.json"))
 
@@ -192,19 +191,3 @@ def pretrain(experiment, run_dir, resume=False, verbose=1):
         return history
     model.save_pretrained(os.path.join(run_dir, "final"))
     return history
-
-
-def dump_yaml_mapping(mapping, path):
-    """Atomic YAML write of a plain mapping (config.dump_yaml writes dataclasses)."""
-    import tempfile
-
-    import yaml
-
-    directory = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".experiment.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        yaml.safe_dump(mapping, f, sort_keys=False)
-    os.replace(tmp, path)
-
-
-__all__ = ["pretrain", "build_task", "build_optimizer_from_config", "F", "dump_yaml"]
