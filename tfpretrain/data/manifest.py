@@ -44,13 +44,10 @@ def write_manifest(directory, manifest):
     missing = [k for k in REQUIRED_KEYS if k not in manifest]
     if missing:
         raise ManifestError(f"manifest for {directory} lacks keys {missing}")
-    gfile = _gfile()
-    path = posixpath.join(str(directory), MANIFEST_FILE)
-    tmp = path + ".tmp"
-    with gfile.GFile(tmp, "w") as f:
-        f.write(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    gfile.rename(tmp, path, overwrite=True)
-    return path
+    from tfpretrain.atomic import write_text
+
+    text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+    return write_text(posixpath.join(str(directory), MANIFEST_FILE), text)
 
 
 def read_manifest(path_or_directory):

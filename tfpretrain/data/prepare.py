@@ -16,6 +16,7 @@ import math
 import posixpath
 import time
 
+from tfpretrain.atomic import write_text
 from tfpretrain.data import corpus
 from tfpretrain.data import manifest as M
 from tfpretrain.data import tokenizer as tok
@@ -120,10 +121,7 @@ def _read_marker(path):
 
 
 def _write_marker(path, value):
-    gfile = _gfile()
-    with gfile.GFile(path + ".tmp", "w") as f:
-        f.write(json.dumps(value))
-    gfile.rename(path + ".tmp", path, overwrite=True)
+    write_text(path, json.dumps(value))
 
 
 def _previous_tokenizer(out, work):

@@ -1,7 +1,6 @@
 """Train or load tokenizers with Hugging Face `tokenizers`: WordPiece (BERT) and byte-level BPE (GPT-2)."""
 
 import hashlib
-import os
 
 BERT_SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 GPT2_END_TOKEN = "<|endoftext|>"
@@ -31,15 +30,9 @@ def train_byte_level_bpe(texts, vocabulary_size, min_frequency=2):
 
 def save_tokenizer(tokenizer, path):
     """Write tokenizer.json atomically (local or gs://); returns its sha256 (recorded in manifests and model cards)."""
-    import tensorflow as tf
+    from tfpretrain.atomic import write_text
 
-    path = str(path)
-    tf.io.gfile.makedirs(os.path.dirname(path) or ".")
-    tmp = path + ".tmp"
-    with tf.io.gfile.GFile(tmp, "w") as f:
-        f.write(tokenizer.to_str())
-    tf.io.gfile.rename(tmp, path, overwrite=True)
-    return file_sha256(path)
+    return file_sha256(write_text(str(path), tokenizer.to_str()))
 
 
 def file_sha256(path):
