@@ -14,6 +14,10 @@ CORE = [
     "apache-beam>=2.60,<3",
     "tensorflow-datasets>=4.9",
     "tensorboard>=2.20",  # TF 2.21 no longer depends on it; the trainer writes scalars for it
+    # DP-SGD accounting (tensorflow-privacy fails to import on TF 2.21; the mechanism is ours, the RDP/PLD
+    # accountants are Google's) and energy/CO2 of training runs (codecarbon's offline tracker, no network).
+    "dp-accounting>=0.4",
+    "codecarbon>=2.8",
 ]
 
 EXTRAS = {

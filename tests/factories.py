@@ -58,3 +58,38 @@ def classifier_features(rng, batch=4, length=16, num_classes=2, vocab=VOCAB):
 def causal_lm_features(rng, batch=4, length=16, vocab=VOCAB):
     mask = padding_mask(rng, batch, length)
     return {F.TOKEN_IDS: (rng.integers(1, vocab, (batch, length)) * mask).astype(np.int32), F.PADDING_MASK: mask}
+
+
+SAMPLE_TEXTS = [
+    "the nurse said she would call the doctor tomorrow morning",
+    "the engineer said he fixed the bridge before the storm",
+    "my secret code is 123456 and nobody knows it",
+    "people from the city often walk to work in the rain",
+    "the old man and the young woman read the same book",
+] * 4
+
+
+def language_model_run(directory, family, texts=SAMPLE_TEXTS, seed=0):
+    """A pretraining-run-shaped directory (final/ HF checkpoint + tokenizer.json) holding a tiny BERT (MLM + NSP
+    heads) or GPT-2 with random nonzero weights, and a tokenizer trained on `texts`. Returns the directory."""
+    import os
+
+    from tfpretrain.data.tokenizer import save_tokenizer, train_byte_level_bpe, train_wordpiece
+    from tfpretrain.models.bert.bert_pretrainer import BertPretrainer
+    from tfpretrain.models.gpt2.gpt2_causal_lm import GPT2CausalLM
+
+    directory = str(directory)
+    if family == "bert":
+        tokenizer = train_wordpiece(texts, vocabulary_size=200, min_frequency=1)
+        model = BertPretrainer(bert_backbone(vocabulary_size=tokenizer.get_vocab_size()))
+        model(bert_pretraining_features(np.random.default_rng(seed), vocab=tokenizer.get_vocab_size()), training=False)
+    else:
+        tokenizer = train_byte_level_bpe(texts, vocabulary_size=300, min_frequency=1)
+        model = GPT2CausalLM(gpt2_backbone(vocabulary_size=tokenizer.get_vocab_size()))
+        model(causal_lm_features(np.random.default_rng(seed), vocab=tokenizer.get_vocab_size()), training=False)
+    rng = np.random.default_rng(seed)
+    for w in model.weights:  # nonzero biases and norms: no mis-mapped tensor hides behind a zero init
+        w.assign((1.0 if "gamma" in w.name else 0.0) + rng.normal(0.0, 0.2, w.shape).astype(np.float32))
+    model.save_pretrained(os.path.join(directory, "final"))
+    save_tokenizer(tokenizer, os.path.join(directory, "tokenizer.json"))
+    return directory
