@@ -96,7 +96,8 @@ def test_not_measured_when_absent_and_rendered_when_given(tmp_path):
     assert "Differential privacy: not measured." in ethics
     assert "Energy use and emissions: not measured." in ethics
     assert "Bias probes: not measured." in ethics
-    for key in ("privacy", "energy", "bias_probes"):
+    assert "Canary exposure: not measured." in ethics and "Explanations: not measured." in ethics
+    for key in ("privacy", "energy", "bias_probes", "memorization", "explanations"):
         assert card["ethical_considerations"][key] == {"status": "not measured"}
     assert not re.search(r"\b(?:kWh|epsilon)\b", markdown), "no invented numbers"
 
@@ -105,8 +106,12 @@ def test_not_measured_when_absent_and_rendered_when_given(tmp_path):
         privacy={"epsilon": 3.0, "delta": 1e-5, "noise_multiplier": 1.1},
         energy={"kwh": 12.4, "co2_kg": 4.1},
         bias_probes={"winobias": {"pro_anti_gap": 0.08}, "crows_pairs": 0.57},
+        memorization={"mean exposure (bits) by repetitions": {"1": 1.2, "32": 9.5}},
+        explanations={"examples explained": 12},
     )
     ethics = section(markdown, "Ethical considerations")
+    assert "- **Mean exposure (bits) by repetitions:** 1: 1.2; 32: 9.5" in ethics
+    assert "- **Examples explained:** 12" in ethics
     assert "- **Epsilon (\u03b5):** 3" in ethics and "- **Delta (\u03b4):** 1e-05" in ethics
     assert "- **Energy (kWh):** 12.4" in ethics and "- **Emissions (kg CO\u2082eq):** 4.1" in ethics
     assert "- **Winobias:** pro_anti_gap: 0.08" in ethics and "- **Crows pairs:** 0.57" in ethics

@@ -17,8 +17,8 @@
 
 Sections, in the paper's order: Model details, Intended use, Factors, Metrics, Evaluation data, Training data,
 Quantitative analyses (per-slice tables of the key metrics at the decision threshold, with confidence intervals
-and gaps to overall, plus the fairness gate verdict), Ethical considerations (with privacy, environmental impact
-and bias probes), Caveats and recommendations; then any extra `sections` ((heading, markdown) pairs).
+and gaps to overall, plus the fairness gate verdict), Ethical considerations (with privacy, environmental impact,
+bias probes, memorisation and explanations), Caveats and recommendations; then any extra `sections` ((heading, markdown) pairs).
 
 The card is built once as a JSON-able dict (`build_model_card`) and the Markdown is rendered from it, so the two
 files always agree. Nothing is invented: numbers come from the arguments only, and what was not given is written as
@@ -325,6 +325,8 @@ def build_model_card(
     privacy: Mapping[str, Any] | None = None,
     energy: Mapping[str, Any] | None = None,
     bias_probes: Mapping[str, Any] | Sequence[Any] | None = None,
+    memorization: Mapping[str, Any] | None = None,
+    explanations: Mapping[str, Any] | None = None,
     metrics: Sequence[str] | None = None,
     min_slice_size: int | None = None,
     report_path: str | None = None,
@@ -400,6 +402,8 @@ def build_model_card(
                 "privacy": _measured(privacy if privacy is not None else training.get("privacy")),
                 "energy": _measured(energy if energy is not None else training.get("energy")),
                 "bias_probes": _measured(bias_probes),
+                "memorization": _measured(memorization),
+                "explanations": _measured(explanations),
             },
             "caveats_and_recommendations": _caveats(table, quantitative, model_info.get("caveats")),
             "fairness_report": report_path,
@@ -564,6 +568,10 @@ def render_markdown(card: Mapping[str, Any]) -> str:
     out += ["", "### Privacy", "", *_measured_lines(ethics["privacy"], "Differential privacy")]
     out += ["", "### Environmental impact", "", *_measured_lines(ethics["energy"], "Energy use and emissions")]
     out += ["", "### Bias probes", "", *_measured_lines(ethics["bias_probes"], "Bias probes")]
+    out += ["", "### Memorisation (canary exposure)", "",
+            *_measured_lines(ethics.get("memorization"), "Canary exposure")]
+    out += ["", "### Explanations (integrated gradients)", "",
+            *_measured_lines(ethics.get("explanations"), "Explanations")]
     out.append("")
 
     out += ["## Caveats and recommendations", ""]
@@ -594,6 +602,8 @@ def write_model_card(
     privacy: Mapping[str, Any] | None = None,
     energy: Mapping[str, Any] | None = None,
     bias_probes: Mapping[str, Any] | Sequence[Any] | None = None,
+    memorization: Mapping[str, Any] | None = None,
+    explanations: Mapping[str, Any] | None = None,
     metrics: Sequence[str] | None = None,
     min_slice_size: int | None = None,
     report_path: str | None = None,
@@ -609,7 +619,8 @@ def write_model_card(
     data: {"evaluation": ..., "training": ..., "factors": ...} (each a string, list or mapping); a mapping without
       "evaluation"/"training" describes the evaluation data.
     evaluation_rows: the fairness metrics table. gate: FairnessGate / GateResult / dict / None (report.gate_summary).
-    privacy (epsilon, delta, ...), energy (kwh, co2_kg, ...), bias_probes: rendered when given, else "not measured".
+    privacy (epsilon, delta, ...), energy (kwh, co2_kg, ...), bias_probes, memorization (canary exposure),
+      explanations (integrated-gradients summary): rendered when given, else "not measured".
     metrics: the metrics of the quantitative tables (default: the gated ones, then FPR, FNR, AUC, accuracy).
     sections: extra (heading, markdown) pairs, appended verbatim (the markdown must be trusted).
     """
@@ -623,6 +634,8 @@ def write_model_card(
         privacy=privacy,
         energy=energy,
         bias_probes=bias_probes,
+        memorization=memorization,
+        explanations=explanations,
         metrics=metrics,
         min_slice_size=min_slice_size,
         report_path=report_path,
