@@ -3,8 +3,9 @@
     clean:    read units (files / TFDS sub-splits) -> normalise -> drop short -> scrub PII -> exact dedup
               -> OUT/.work/clean-*.jsonl + stats
     tokenizer (driver): train WordPiece / byte-level BPE on the cleaned corpus (or load one) -> OUT/tokenizer.json
-    examples: clean docs -> (split, bucket) by content hash -> tokenize -> NSP pairs or packed windows
-              -> (split, shard) by a stable hash -> OUT/train-00003-of-00008.tfrecord (temp name, then rename)
+    examples: clean docs (+ canary copies, train only: data/canaries.py) -> (split, bucket) by content hash
+              -> tokenize -> NSP pairs or packed windows -> (split, shard) by a stable hash
+              -> OUT/train-00003-of-00008.tfrecord (temp name, then rename)
     finalize (driver): empty shards for unused indices, stale shards removed, manifest.json written last
 
 Every random choice is seeded by (seed, split, bucket) and every grouping is by content hash, so a re-run, or a
@@ -22,9 +23,9 @@ from typing import Any
 
 import apache_beam as beam
 
-from tfpretrain.data import corpus, privacy
+from tfpretrain.data import canaries, corpus, privacy
 from tfpretrain.data import features as F
-from tfpretrain.data.examples import nsp_examples, pack_windows, pad_example, split_sentences
+from tfpretrain.data.examples import nsp_examples, pad_example, split_sentences
 from tfpretrain.data.shard_writer import serialize_example, write_shard
 
 log = logging.getLogger(__name__)
@@ -135,13 +136,16 @@ class MakeExamples(beam.DoFn):
 
         (split, bucket), docs = element
         docs = sorted(docs)  # by key: the input order of a GroupByKey is not deterministic
+        canary_ids = self._encode([text for _, text, canary in docs if canary])  # each copy whole in one example
+        docs = [(key, text) for key, text, canary in docs if not canary]
         rng = random.Random(f"{self.seed}:{split}:{bucket}")
         if self.task == F.TASK_BERT:
-            examples, tokens = self._bert(docs, rng)
+            examples, tokens = self._bert(docs, rng, canary_ids)
         else:
-            examples, tokens = self._gpt2(docs)
-        self.progress.add(len(docs), tokens)
-        stats = {f"{split}.documents": len(docs), f"{split}.tokens": tokens, f"{split}.records": len(examples)}
+            examples, tokens = self._gpt2(docs, canary_ids)
+        documents = len(docs) + len(canary_ids)
+        self.progress.add(documents, tokens)
+        stats = {f"{split}.documents": documents, f"{split}.tokens": tokens, f"{split}.records": len(examples)}
         yield beam.pvalue.TaggedOutput("stats", stats)
         for i, example in enumerate(examples):
             shard = zlib.crc32(f"{split}:{bucket}:{i}".encode()) % self.num_shards[split]
@@ -150,7 +154,7 @@ class MakeExamples(beam.DoFn):
     def _encode(self, texts):
         return [e.ids for e in self.tokenizer.encode_batch(texts, add_special_tokens=False)]
 
-    def _bert(self, docs, rng):
+    def _bert(self, docs, rng, canary_ids):
         documents = []
         for _, text in docs:
             sentences = [ids for ids in self._encode(split_sentences(text)) if ids]
@@ -168,12 +172,16 @@ class MakeExamples(beam.DoFn):
                 short_seq_prob=self.short_seq_prob,
             ):
                 examples.append(pad_example(ex, self.seq))
+        examples += [pad_example(ex, self.seq) for ex in canaries.bert_examples(
+            canary_ids, documents, max_sequence_length=self.seq, cls_id=self.special_tokens["cls"],
+            sep_id=self.special_tokens["sep"], rng=rng, short_seq_prob=self.short_seq_prob)]
         tokens = sum(int(ex[F.PADDING_MASK].sum()) for ex in examples)
         return examples, tokens
 
-    def _gpt2(self, docs):
+    def _gpt2(self, docs, canary_ids):
         documents = self._encode([text for _, text in docs])
-        windows, dropped = pack_windows(documents, window=self.seq, end_token_id=self.special_tokens["end"])
+        windows, dropped = canaries.pack_with_canaries(documents, canary_ids, window=self.seq,
+                                                       end_token_id=self.special_tokens["end"])
         return [{F.TOKEN_IDS: w} for w in windows], int(windows.size)
 
 
@@ -225,19 +233,29 @@ def clean_pipeline(pipeline, reads, config, work):
     _write_json(stats, posixpath.join(work, "clean_stats.json"), "Stats")
 
 
-def examples_pipeline(pipeline, config, work, tokenizer_path, special_tokens, num_buckets, num_shards):
-    """Build the examples stage; writes the shards and WORK/shards.json + WORK/example_stats.json."""
+def examples_pipeline(pipeline, config, work, tokenizer_path, special_tokens, num_buckets, num_shards,
+                      canary_documents=()):
+    """Build the examples stage; writes the shards and WORK/shards.json + WORK/example_stats.json.
+
+    canary_documents: records from tfpretrain.data.canaries.documents, added after cleaning, always to train.
+    """
     vf = config.validation_fraction
 
     def bucket(record):
-        key = record["key"]
-        split = VALIDATION if hash_fraction(key) < vf else TRAIN
-        return (split, int(hash_fraction(key, 12) * num_buckets[split])), (key, record["text"])
+        key, canary = record["key"], record.get("canary", False)
+        split = VALIDATION if hash_fraction(key) < vf and not canary else TRAIN
+        return (split, int(hash_fraction(key, 12) * num_buckets[split])), (key, record["text"], canary)
 
-    made = (
+    documents = (
         pipeline
         | "ReadClean" >> beam.io.ReadFromText(posixpath.join(work, "clean*.jsonl"))
         | "Parse" >> beam.Map(json.loads)
+    )
+    if canary_documents:
+        canary_pcoll = pipeline | "Canaries" >> beam.Create(list(canary_documents))
+        documents = (documents, canary_pcoll) | "WithCanaries" >> beam.Flatten()
+    made = (
+        documents
         | "Bucket" >> beam.Map(bucket)
         | "GroupBuckets" >> beam.GroupByKey()
         | "Examples" >> beam.ParDo(MakeExamples(config, tokenizer_path, special_tokens, num_shards)).with_outputs(

@@ -10,6 +10,7 @@ is harmless; the next run clears what it left and, being deterministic, writes t
 
 import dataclasses
 import hashlib
+import itertools
 import json
 import logging
 import math
@@ -17,7 +18,7 @@ import posixpath
 import time
 
 from tfpretrain.atomic import write_text
-from tfpretrain.data import corpus
+from tfpretrain.data import canaries, corpus
 from tfpretrain.data import manifest as M
 from tfpretrain.data import tokenizer as tok
 from tfpretrain.data.beam_pipeline import TRAIN, VALIDATION, WORK_DIR, clean_pipeline, examples_pipeline, hash_fraction
@@ -65,6 +66,7 @@ def _tokenizer(config, work, stats):
     total = max(stats.get("documents_unique", 0), 1)
     keep = 1.0 if not t.sample_documents else min(1.0, t.sample_documents / total)
     texts = (text for key, text in _clean_documents(work) if hash_fraction(key, 24) < keep)
+    texts = itertools.chain(texts, canaries.tokenizer_texts(config))
     train = tok.train_wordpiece if config.task == "bert" else tok.train_byte_level_bpe
     kwargs = {"lowercase": t.lowercase} if config.task == "bert" else {}
     trained = train(texts, t.vocabulary_size, min_frequency=t.min_frequency, **kwargs)
@@ -174,7 +176,8 @@ def prepare(config, pipeline_args=None):
     log.info("clean: %s (%.0f s)", stats, time.monotonic() - start)
 
     tokenizer_path = posixpath.join(out, TOKENIZER_FILE)
-    tokenizer_fp = _fingerprint(clean_fp, config.task, dataclasses.asdict(config.tokenizer))
+    tokenizer_fp = _fingerprint(clean_fp, config.task, dataclasses.asdict(config.tokenizer),
+                                *canaries.tokenizer_texts(config))
     reusable = previous_tokenizer.get("fingerprint") == tokenizer_fp and gfile.exists(tokenizer_path)
     if reusable and tok.file_sha256(tokenizer_path) == previous_tokenizer.get("sha256"):
         tokenizer = tok.load_tokenizer(tokenizer_path)
@@ -187,9 +190,11 @@ def prepare(config, pipeline_args=None):
     _write_marker(posixpath.join(work, "tokenizer.done"), {"fingerprint": tokenizer_fp, "sha256": sha256})
     special = tok.special_token_ids(tokenizer, config.task, config.tokenizer.path or tokenizer_path)
     num_buckets, num_shards = _plan_splits(config, stats)
+    planted = canaries.prepared(config, tokenizer)  # [] when canaries.count is 0
 
     with _pipeline(pipeline_args) as pipeline:
-        examples_pipeline(pipeline, config, work, tokenizer_path, special, num_buckets, num_shards)
+        examples_pipeline(pipeline, config, work, tokenizer_path, special, num_buckets, num_shards,
+                          canaries.documents(planted, config.canaries.seed))
     written = _read_json(posixpath.join(work, "shards.json"))
     example_stats = _read_json(posixpath.join(work, "example_stats.json"))
     splits = _finalize_shards(config, written, num_shards)
@@ -197,6 +202,7 @@ def prepare(config, pipeline_args=None):
         splits[split]["tokens"] = example_stats.get(f"{split}.tokens", 0)
         splits[split]["documents"] = example_stats.get(f"{split}.documents", 0)
 
+    canary_entry = canaries.write_key(out, config, planted)  # the audit key, before the manifest
     elapsed = time.monotonic() - start
     tokens = sum(s["tokens"] for s in splits.values())
     manifest = {
@@ -224,6 +230,7 @@ def prepare(config, pipeline_args=None):
         },
         "pii": {name.split(".", 1)[1]: n for name, n in sorted(stats.items()) if name.startswith("pii.")},
         "sources": [s.describe() for s in sources],
+        **canary_entry,
         "config": dataclasses.asdict(config),
         "created_by": "tfpretrain prepare",
         "elapsed_s": round(elapsed, 1),

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from tfpretrain.config import ConfigError, apply_overrides, load_dataclass, load_yaml, with_defaults
 from tfpretrain.data import features as F
+from tfpretrain.data.canaries import CanaryConfig
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +47,7 @@ class PrepareConfig:
     documents_per_bucket: int = 2000  # BERT random next segments / GPT-2 packing happen within a bucket
     tokenizer: TokenizerConfig = dataclasses.field(default_factory=TokenizerConfig)
     privacy: PrivacyConfig = dataclasses.field(default_factory=PrivacyConfig)
+    canaries: CanaryConfig = dataclasses.field(default_factory=CanaryConfig)  # memorisation audit; off by default
 
     def __post_init__(self):
         positive = ("sequence_length", "num_shards", "validation_shards", "documents_per_bucket")

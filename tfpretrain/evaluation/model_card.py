@@ -18,7 +18,8 @@
 Sections, in the paper's order: Model details, Intended use, Factors, Metrics, Evaluation data, Training data,
 Quantitative analyses (per-slice tables of the key metrics at the decision threshold, with confidence intervals
 and gaps to overall, plus the fairness gate verdict), Ethical considerations (with privacy, environmental impact,
-bias probes, memorisation and explanations), Caveats and recommendations; then any extra `sections` ((heading, markdown) pairs).
+bias probes, memorisation and explanations), Caveats and recommendations; then any extra `sections` ((heading,
+markdown) pairs).
 
 The card is built once as a JSON-able dict (`build_model_card`) and the Markdown is rendered from it, so the two
 files always agree. Nothing is invented: numbers come from the arguments only, and what was not given is written as

@@ -1,0 +1,226 @@
+"""Canaries for a memorisation audit (Carlini et al. 2019, "The Secret Sharer"): random secrets in a fixed template,
+each inserted into the training split a chosen number of times; `tfpretrain audit` later measures their exposure.
+
+    canaries:                       # in configs/data/*.yaml
+      count: 4                      # canaries per repetition level (0: off)
+      repetitions: [1, 4, 16]
+      template: "my secret code is {secret}"
+
+`prepare` inserts them after clean/dedup/scrub (so they are neither scrubbed nor deduplicated away), as documents
+of their own in the examples stage, always in the train split, each copy whole inside one training example (GPT-2:
+a window starting `<|endoftext|> canary <|endoftext|>`; BERT: the canary is segment A of one NSP pair), and writes
+OUT/canaries.json: the audit key, holding the secrets. The tokenizer never sees a secret: WordPiece training gets
+the template and every pair of alphabet characters once instead, so secrets tokenize (no [UNK]) without the
+tokenizer having learnt merges from any one of them.
+"""
+
+import dataclasses
+import hashlib
+import json
+import math
+import posixpath
+import random
+
+from tfpretrain.config import ConfigError
+
+KEY_FILE = "canaries.json"
+FORMAT = "tfpretrain.canaries/1"
+PLACEHOLDER = "{secret}"
+
+
+@dataclasses.dataclass(frozen=True)
+class CanaryConfig:
+    count: int = 0  # canaries per repetition level; 0: no canaries
+    repetitions: list[int] = dataclasses.field(default_factory=lambda: [1, 4, 16])
+    template: str = "my secret code is {secret}"
+    alphabet: str = "0123456789"
+    length: int = 6  # characters per secret
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.count < 0:
+            raise ConfigError("<config>", "count", f"must be >= 0 (0: off), got {self.count}")
+        if not self.repetitions or any(r <= 0 for r in self.repetitions):
+            raise ConfigError("<config>", "repetitions", f"must be positive counts, got {self.repetitions}")
+        if len(set(self.repetitions)) != len(self.repetitions):
+            raise ConfigError("<config>", "repetitions", f"has duplicates: {self.repetitions}")
+        if self.template.count(PLACEHOLDER) != 1:
+            raise ConfigError("<config>", "template", f"must contain {PLACEHOLDER} exactly once: {self.template!r}")
+        if len(set(self.alphabet)) != len(self.alphabet) or len(self.alphabet) < 2:
+            raise ConfigError("<config>", "alphabet", f"needs at least 2 distinct characters: {self.alphabet!r}")
+        if any(ch.isspace() for ch in self.alphabet):
+            raise ConfigError("<config>", "alphabet", "must not contain whitespace (it would split a secret)")
+        if self.length <= 0:
+            raise ConfigError("<config>", "length", f"must be positive, got {self.length}")
+        needed = self.count * len(self.repetitions)
+        if needed * 100 > self.space_size:  # distinct secrets, and room for the audit's candidates
+            raise ConfigError("<config>", "length", f"{len(self.alphabet)}^{self.length} possible secrets are too "
+                              f"few for {needed} canaries (the audit needs >= 100 per canary)")
+
+    @property
+    def space_size(self):
+        """|R|: the number of possible secrets."""
+        return len(self.alphabet) ** self.length
+
+
+def fill(template, secret):
+    return template.replace(PLACEHOLDER, secret)
+
+
+def make_canaries(config):
+    """-> [{id, secret, repetitions, text}]: `count` canaries per repetition level, distinct secrets, by seed."""
+    rng = random.Random(f"canaries:{config.seed}")
+    canaries, seen = [], set()
+    for repetitions in config.repetitions:
+        for _ in range(config.count):
+            secret = "".join(rng.choice(config.alphabet) for _ in range(config.length))
+            while secret in seen:
+                secret = "".join(rng.choice(config.alphabet) for _ in range(config.length))
+            seen.add(secret)
+            canary_id = f"canary-{len(canaries):03d}"
+            canaries.append({"id": canary_id, "secret": secret, "repetitions": repetitions,
+                             "text": fill(config.template, secret)})
+    return canaries
+
+
+def tokenizer_texts(config):
+    """Extra texts for training a WordPiece tokenizer: the template and every alphabet pair once, no secret.
+
+    WordPiece maps a word with an unseen character to [UNK] whole, which would make every secret look alike;
+    byte-level BPE has all bytes already, so it needs (and gets) nothing. Part of the tokenizer's fingerprint.
+    """
+    c = config.canaries
+    if not c.count or config.task != "bert" or config.tokenizer.path:
+        return []
+    pairs = " ".join(a + b for a in c.alphabet for b in c.alphabet)  # initial and '##' forms of every character
+    return [fill(c.template, "").strip(), pairs]
+
+
+def prepared(config, tokenizer):
+    """The canaries for a PrepareConfig, checked to fit whole into one example of `tokenizer` ids ([] when off)."""
+    c = config.canaries
+    if not c.count:
+        return []
+    canaries = make_canaries(c)
+    spare = 4 if config.task == "bert" else 2  # bert: [CLS] A [SEP] B [SEP] with B >= 1; gpt2: <end> A <end>
+    longest = max(len(tokenizer.encode(x["text"], add_special_tokens=False).ids) for x in canaries)
+    if longest + spare > config.sequence_length:
+        raise ConfigError("<config>", "canaries.template", f"a canary is {longest} tokens; with {spare} special "
+                          f"tokens it exceeds sequence_length {config.sequence_length}")
+    return canaries
+
+
+def documents(canaries, seed=0):
+    """Beam records for the examples stage: one per copy, a content-independent key so copies stay distinct."""
+    records = []
+    for canary in canaries:
+        for copy in range(canary["repetitions"]):
+            key = hashlib.sha256(f"canary\x00{seed}\x00{canary['id']}\x00{copy}".encode()).hexdigest()
+            records.append({"key": key, "text": canary["text"], "canary": True})
+    return records
+
+
+def pack_with_canaries(documents, canaries, *, window, end_token_id):
+    """GPT-2 packing (examples.pack_windows) where each canary starts a window of its own, whole.
+
+    documents / canaries: lists of token ids. A canary window is `<end> canary <end>` then the corpus stream's
+    next tokens (end tokens once the stream is used up); canary windows are spread evenly among the corpus windows.
+    Returns (int32 [N, window], tokens dropped from the stream's tail).
+    """
+    import numpy as np
+
+    from tfpretrain.data.examples import pack_windows
+
+    if not canaries:
+        return pack_windows(documents, window=window, end_token_id=end_token_id)
+    stream = [t for doc in documents for t in (*doc, end_token_id)]
+    every = max(1, (len(stream) // window + len(canaries)) // len(canaries))
+    rows, pos, queue = [], 0, list(canaries)
+    while queue or len(stream) - pos >= window:
+        if queue and (len(rows) % every == 0 or len(stream) - pos < window):
+            head = [end_token_id, *queue.pop(0), end_token_id]
+            fill_tokens = stream[pos : pos + window - len(head)]
+            pos += len(fill_tokens)
+            rows.append(head + fill_tokens + [end_token_id] * (window - len(head) - len(fill_tokens)))
+        else:
+            rows.append(stream[pos : pos + window])
+            pos += window
+    return np.asarray(rows, np.int32).reshape(len(rows), window), len(stream) - pos
+
+
+def bert_examples(canaries, documents, *, max_sequence_length, cls_id, sep_id, rng, short_seq_prob):
+    """One NSP pair per canary copy: the whole canary as segment A, B from a random corpus document (label 1)."""
+    from tfpretrain.data.examples import nsp_examples
+
+    if canaries and not documents:
+        raise ValueError("a bucket holds canaries but no corpus document to pair them with: the corpus is too "
+                         "small for canaries.count; lower it or raise documents_per_bucket")
+    examples = []
+    for ids in canaries:
+        examples += nsp_examples([ids], documents, max_sequence_length=max_sequence_length, cls_id=cls_id,
+                                 sep_id=sep_id, rng=rng, short_seq_prob=short_seq_prob)
+    return examples
+
+
+def write_key(output, config, canaries):
+    """Write OUT/canaries.json (the audit key) and return the manifest's entry (no secrets); with canaries off,
+    remove a stale key an earlier run left and return {}."""
+    import tensorflow as tf
+
+    from tfpretrain.atomic import write_text
+
+    path = posixpath.join(output, KEY_FILE)
+    if not canaries:
+        if tf.io.gfile.exists(path):
+            tf.io.gfile.remove(path)
+        return {}
+    c = config.canaries
+    key = {
+        "format": FORMAT,
+        "task": config.task,
+        "template": c.template,
+        "alphabet": c.alphabet,
+        "length": c.length,
+        "seed": c.seed,
+        "space_size": c.space_size,
+        "canaries": [{k: x[k] for k in ("id", "secret", "repetitions")} for x in canaries],
+    }
+    write_text(path, json.dumps(key, indent=2) + "\n")
+    entry = {"file": KEY_FILE, "count": len(canaries), "per_repetition_level": c.count,
+             "repetitions": list(c.repetitions), "documents": sum(x["repetitions"] for x in canaries),
+             "space_size": c.space_size, "split": "train"}
+    return {"canaries": entry}
+
+
+def read_key(path):
+    """Load and check a canaries.json; every problem is one ValueError naming the file and the key."""
+    import tensorflow as tf
+
+    path = str(path)
+    if not tf.io.gfile.exists(path):
+        raise FileNotFoundError(f"{path}: no canaries file; `tfpretrain prepare` writes OUT/{KEY_FILE} when "
+                                "canaries.count > 0")
+    try:
+        with tf.io.gfile.GFile(path) as f:
+            key = json.loads(f.read())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(key, dict) or key.get("format") != FORMAT:
+        raise ValueError(f"{path}: format is {key.get('format') if isinstance(key, dict) else None!r}, "
+                         f"expected {FORMAT!r}")
+    for name, kind in (("template", str), ("alphabet", str), ("length", int), ("canaries", list)):
+        if not isinstance(key.get(name), kind):
+            raise ValueError(f"{path}: {name}: expected {kind.__name__}, got {key.get(name)!r}")
+    if key["template"].count(PLACEHOLDER) != 1:
+        raise ValueError(f"{path}: template: must contain {PLACEHOLDER} exactly once")
+    if not key["canaries"]:
+        raise ValueError(f"{path}: canaries: empty")
+    for i, canary in enumerate(key["canaries"]):
+        secret = canary.get("secret") if isinstance(canary, dict) else None
+        if not (isinstance(secret, str) and len(secret) == key["length"] and set(secret) <= set(key["alphabet"])):
+            raise ValueError(f"{path}: canaries[{i}].secret: not {key['length']} characters of the alphabet")
+        if not (isinstance(canary.get("repetitions"), int) and isinstance(canary.get("id"), str)):
+            raise ValueError(f"{path}: canaries[{i}]: needs an id (string) and repetitions (integer)")
+    key["space_size"] = len(key["alphabet"]) ** key["length"]
+    key["max_exposure"] = math.log2(key["space_size"])
+    return key
