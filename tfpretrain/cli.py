@@ -75,6 +75,10 @@ def _evaluate(args, beam_args):
         pipeline_options=beam_args or None,
         label_column=args.label_column,
         score_column=args.score_column,
+        probes=args.probes or (),
+        audits=args.audit or (),
+        explain=args.explain,
+        explain_steps=args.explain_steps,
     )
     for name, path in paths.items():
         print(f"{name}: {path}")
@@ -98,6 +102,32 @@ def _generate(args):
                           temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed)
     for prompt, text in zip(args.prompt, texts):
         print(f"--- {prompt!r}\n{text}")
+
+
+def _probe(args):
+    from tfpretrain.evaluation.probe_run import SUMMARY_FILE, headline, run_probe
+
+    _logging()
+    for noisy in ("apache_beam", "absl", "tensorflow"):
+        __import__("logging").getLogger(noisy).setLevel("WARNING")
+    summary = run_probe(args.model, args.probe, args.data, args.out, batch_size=args.batch_size,
+                        confidence=None if args.confidence == "none" else args.confidence)
+    for line in headline(summary):
+        print(line)
+    print(f"summary: {os.path.join(args.out, SUMMARY_FILE)}")
+
+
+def _audit(args):
+    from tfpretrain.evaluation.memorization import EXPOSURE_FILE, audit
+
+    _logging()
+    summary = audit(args.model, args.canaries, args.out, candidates=args.candidates, seed=args.seed,
+                    batch_size=args.batch_size)
+    print(f"exposure (bits, at most {summary['exposure_bound']:.2f}) against {summary['candidates']} candidates:")
+    for level in summary["by_repetitions"]:
+        print(f"  inserted {level['repetitions']}x: mean {level['mean_exposure']:.2f}, "
+              f"max {level['max_exposure']:.2f} ({level['count']} canaries)")
+    print(f"exposure: {args.out}/{EXPOSURE_FILE}")
 
 
 def build_parser():
@@ -165,6 +195,11 @@ def build_parser():
     evaluate.add_argument("--thresholds", help="comma-separated decision thresholds, e.g. 0.25,0.5,0.75")
     evaluate.add_argument("--confidence", choices=("jackknife", "bootstrap", "none"), default=None)
     evaluate.add_argument("--min-slice-size", type=int, default=None)
+    evaluate.add_argument("--probes", action="append", help="a `tfpretrain probe` output directory (repeatable)")
+    evaluate.add_argument("--audit", action="append", help="a `tfpretrain audit` output directory (repeatable)")
+    evaluate.add_argument("--explain", type=int, default=0,
+                          help="examples per slice value to explain with integrated gradients (default 0: none)")
+    evaluate.add_argument("--explain-steps", type=int, default=32, help="integrated-gradients path steps")
     evaluate.add_argument("--out", required=True, help="output directory")
     evaluate.set_defaults(func=_evaluate, passes_unknown=True)
 
@@ -183,6 +218,36 @@ def build_parser():
     generate.add_argument("--top-p", type=float, default=0.95)
     generate.add_argument("--seed", type=int, default=0)
     generate.set_defaults(func=_generate)
+
+    probe = commands.add_parser(
+        "probe",
+        help="bias probes of a pretrained BERT / GPT-2: CrowS-Pairs and StereoSet, overall and per bias type",
+        description="Writes OUT/probe_summary.json (metrics with counts, per bias type), OUT/probe_examples.jsonl "
+        "and OUT/tfma/ (TFMA's predictions-only run sliced by bias type). Small example files ship in "
+        "tfpretrain/evaluation/probe_data/.",
+    )
+    probe.add_argument("--model", required=True, help="a pretraining run directory or an HF BERT / GPT-2 directory")
+    probe.add_argument("--probe", required=True, choices=("crows_pairs", "stereoset"))
+    probe.add_argument("--data", required=True, help="CrowS-Pairs CSV (pairs or [MASK] templates) or StereoSet JSON")
+    probe.add_argument("--out", required=True, help="output directory")
+    probe.add_argument("--batch-size", type=int, default=64, help="sequences per forward pass")
+    probe.add_argument("--confidence", choices=("jackknife", "bootstrap", "none"), default="none",
+                       help="TFMA confidence intervals of the per-slice means (default: none; they are slow)")
+    probe.set_defaults(func=_probe)
+
+    audit = commands.add_parser(
+        "audit",
+        help="memorisation audit: exposure of the canaries `prepare` inserted (canaries.count > 0)",
+        description="Scores each canary's secret and random candidate secrets in the same template (GPT-2 "
+        "log-likelihood, BERT pseudo-log-likelihood) and writes OUT/exposure.json; secrets are never printed.",
+    )
+    audit.add_argument("--model", required=True, help="a pretraining run directory or an HF BERT / GPT-2 directory")
+    audit.add_argument("--canaries", required=True, help="PREPARED_DIR/canaries.json, written by `prepare`")
+    audit.add_argument("--out", required=True, help="output directory")
+    audit.add_argument("--candidates", type=int, default=1000, help="random candidate secrets (default: 1000)")
+    audit.add_argument("--seed", type=int, default=0, help="seed of the candidate draw")
+    audit.add_argument("--batch-size", type=int, default=64, help="sequences per forward pass")
+    audit.set_defaults(func=_audit)
     return parser
 
 

@@ -692,6 +692,50 @@ def evaluate_predictions(
     return tfma.analyze_raw_data(data, eval_config, output_path=output_dir, extractors=extractors)
 
 
+OUTCOME_METRICS = ("ExampleCount", "MeanLabel", "MeanPrediction")
+
+
+def evaluate_outcome_means(
+    table: pd.DataFrame,
+    *,
+    label_column: str,
+    score_column: str,
+    output_dir: str | os.PathLike,
+    slices: Iterable[str] = (),
+    confidence: str | None = "jackknife",
+):
+    """TFMA's predictions-only path with only example_count, mean_label and mean_prediction (overall + per slice).
+
+    For per-example 0/1 outcomes that are not classifier decisions, e.g. bias probes (label 1 = the model preferred
+    the stereotypical option, score = a probability of that preference), where AUC and the Fairness Indicators
+    rates mean nothing and would only cost time. Same input checks and output directory handling as
+    evaluate_predictions; returns TFMA's EvalResult (metrics_table reads it).
+    """
+    config_pb2 = _config_pb2()
+    label_column = _check_key("label_column", label_column)
+    score_column = _check_key("score_column", score_column)
+    confidence = _check_confidence(confidence)
+    specs = slicing_columns(slices)
+    options = config_pb2.Options()
+    options.compute_confidence_intervals.value = confidence is not None
+    if confidence is not None:
+        options.confidence_intervals.method = getattr(
+            config_pb2.ConfidenceIntervalOptions, CONFIDENCE_METHODS[confidence]
+        )
+    eval_config = config_pb2.EvalConfig(
+        model_specs=[config_pb2.ModelSpec(label_key=label_column, prediction_key=score_column)],
+        slicing_specs=[config_pb2.SlicingSpec()] + [config_pb2.SlicingSpec(feature_keys=list(c)) for c in specs],
+        metrics_specs=[config_pb2.MetricsSpec(metrics=[_metric(config_pb2, m) for m in OUTCOME_METRICS])],
+        options=options,
+    )
+    data = _prepare_predictions(
+        table, "<DataFrame>", label_column, score_column, None, [c[0] for c in specs], None
+    )
+    tfma = _tfma()
+    output_dir = _prepare_output_dir(output_dir)
+    return tfma.analyze_raw_data(data, eval_config, output_path=output_dir)
+
+
 # ----------------------------------------------------------------------------------------------- metrics table
 
 
