@@ -140,8 +140,8 @@ def probe_section(summaries: Sequence[Mapping[str, Any]]) -> tuple[str, str]:
 
 
 def probe_card_entry(summaries: Sequence[Mapping[str, Any]]) -> dict[str, str]:
-    """{"CrowS-Pairs": "FILE: x% of n pairs prefer ...; by bias type: ...", "StereoSet": "FILE: overall LMS ..."};
-    a second summary of the same probe gets the key "CrowS-Pairs #2"."""
+    """{"CrowS-Pairs (bert)": "FILE: x% of n pairs prefer ...; by bias type: ...", "StereoSet": "FILE: overall LMS ..."};
+    keys name the model family ("CrowS-Pairs (bert)"); a second summary of the same probe and family gets " #2"."""
     out: dict[str, str] = {}
     for summary in summaries:
         metrics = summary["metrics"]
@@ -160,7 +160,7 @@ def probe_card_entry(summaries: Sequence[Mapping[str, Any]]) -> dict[str, str]:
             parts.append("SS by bias type: " + ", ".join(f"{t} {_num(m['ss'])} (n={m['n']})"
                                                           for t, m in metrics["by_bias_type"].items()))
             text = "; ".join(parts)
-        name = PROBE_NAMES[summary["probe"]]
+        name = PROBE_NAMES[summary["probe"]] + (f" ({family})" if family else "")
         key, k = name, 2
         while key in out:
             key, k = f"{name} #{k}", k + 1
