@@ -352,7 +352,8 @@ def test_probe_section_and_card_entry_escape_and_summarise(tmp_path):
     card = probe_card_entry([crows, stereo, crows])
     assert list(card) == ["CrowS-Pairs (bert)", "StereoSet (bert)", "CrowS-Pairs (bert) #2"]
     assert card["CrowS-Pairs (bert)"].startswith("xss.csv: 50.0% of 2 pairs prefer the more stereotypical sentence")
-    assert card["StereoSet (bert)"].startswith("stereoset_sample.json: overall LMS 100.0, SS 100.0 (ideal 50), ICAT 0.0")
+    assert card["StereoSet (bert)"].startswith(
+        "stereoset_sample.json: overall LMS 100.0, SS 100.0 (ideal 50), ICAT 0.0")
     assert "CI" not in html  # no TFMA intervals were computed
     with_ci = {**crows, "tfma": {"confidence": "jackknife",
                                  "slices": {"overall": {"mean_label": {"value": 0.5, "ci_low": 0.1, "ci_high": 0.9}}}}}

@@ -140,7 +140,7 @@ def probe_section(summaries: Sequence[Mapping[str, Any]]) -> tuple[str, str]:
 
 
 def probe_card_entry(summaries: Sequence[Mapping[str, Any]]) -> dict[str, str]:
-    """{"CrowS-Pairs (bert)": "FILE: x% of n pairs prefer ...; by bias type: ...", "StereoSet": "FILE: overall LMS ..."};
+    """{"CrowS-Pairs (bert)": "FILE: x% of n pairs prefer ...; by bias type: ...", "StereoSet (bert)": "FILE: ..."};
     keys name the model family ("CrowS-Pairs (bert)"); a second summary of the same probe and family gets " #2"."""
     out: dict[str, str] = {}
     for summary in summaries:

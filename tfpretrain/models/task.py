@@ -4,12 +4,15 @@ Losses are written as sums over examples divided by a *global* denominator (the 
 over every replica and micro-batch). Each replica's gradient is then its exact share of the global-batch mean, so
 the optimizer's cross-replica sum gives the same update on 1 CPU, 8 GPUs or a TPU pod, and gradient accumulation
 over N micro-batches gives the same update as one large batch.
+
+`enable_dp(...)` switches train_step to DP-SGD (models/dp_sgd.py): clipped per-example gradients plus noise.
 """
 
 import tensorflow as tf
 
 from tfpretrain.data import features as F
 from tfpretrain.keras import keras
+from tfpretrain.models import dp_sgd
 
 
 def _replica_sum(value):
@@ -27,7 +30,8 @@ class Task(keras.Model):
 
     # -- hooks -------------------------------------------------------------------------------------------------
     def loss_denominators(self, features):
-        """{term: float32 scalar} computed from labels/weights only (summed over the local batch)."""
+        """{term: float32 scalar} computed from labels/weights only (summed over the local batch). DP-SGD calls this
+        and loss_numerators on one example at a time too: that example's own loss is numerator / denominator."""
         raise TypeError(f"{type(self).__name__} must define loss_denominators(features)")
 
     def loss_numerators(self, features, outputs):
@@ -48,11 +52,21 @@ class Task(keras.Model):
         # Mean over the logging interval; test_step leaves it untouched (evaluate logs it as 0).
         self.gradient_norm_tracker = keras.metrics.Mean(name="gradient_norm")
         self.task_metrics = []
+        self.dp_sgd = None
+
+    def enable_dp(self, l2_norm_clip, noise_multiplier, seed=0):
+        """Train with DP-SGD from now on (call in the strategy scope, before `fit`; a checkpoint then holds the
+        noise generator too). Logs `dp_clipped_fraction`: the share of each step's examples that were clipped."""
+        dp_sgd.check_supported(self)
+        self.dp_sgd = dp_sgd.DPSGD(l2_norm_clip, noise_multiplier, seed)
+        self.dp_clipped_tracker = keras.metrics.Mean(name="dp_clipped_fraction")
+        self.train_function = None  # retrace train_step
 
     @property
     def metrics(self):
         # Keras resets exactly these at each epoch / evaluate call.
-        return [self.loss_tracker, *self.task_metrics, self.gradient_norm_tracker]
+        dp = [self.dp_clipped_tracker] if self.dp_sgd is not None else []
+        return [self.loss_tracker, *self.task_metrics, self.gradient_norm_tracker, *dp]
 
     @property
     def input_keys(self):
@@ -102,30 +116,54 @@ class Task(keras.Model):
     def _loss_scaled(self):
         return isinstance(self.optimizer, keras.mixed_precision.LossScaleOptimizer)
 
+    def _accumulate(self, features, fn, zeros):
+        """fn(micro-batch) summed over the gradient-accumulation micro-batches of `features` (a nest of tensors)."""
+        steps = self.gradient_accumulation_steps
+        if steps == 1:
+            return fn(features)
+        # [B, ...] -> [N, B/N, ...]; a while_loop keeps the graph (and XLA compile) size independent of N.
+        micro = tf.nest.map_structure(lambda t: tf.reshape(t, [steps, -1, *t.shape[1:]]), features)
+
+        def body(i, total):
+            part = fn(tf.nest.map_structure(lambda t: t[i], micro))
+            return i + 1, tf.nest.map_structure(tf.add, total, part)
+
+        return tf.while_loop(lambda i, _: i < steps, body, (tf.constant(0), zeros))[1]
+
     def train_step(self, data):
         features = self._merge_features(data)
         denominators = self._global_denominators(features)
-        steps = self.gradient_accumulation_steps
-        if steps == 1:
-            loss, grads = self._gradients(features, denominators)
+        if self.dp_sgd is None:
+            zeros = (tf.constant(0.0), [tf.zeros_like(v) for v in self.trainable_variables])
+            loss, grads = self._accumulate(features, lambda f: self._gradients(f, denominators), zeros)
+            if self._loss_scaled:
+                grads = self.optimizer.get_unscaled_gradients(grads)
+            # The all-reduce the optimizer would do, done here so the logged norm is the global gradient's.
+            grads = _replica_sum(grads)
         else:
-            # [B, ...] -> [N, B/N, ...]; a while_loop keeps the graph (and XLA compile) size independent of N.
-            micro = tf.nest.map_structure(lambda t: tf.reshape(t, [steps, -1, *t.shape[1:]]), features)
-
-            def body(i, loss, grads):
-                micro_loss, micro_grads = self._gradients(tf.nest.map_structure(lambda t: t[i], micro), denominators)
-                return i + 1, loss + micro_loss, [a + g for a, g in zip(grads, micro_grads)]
-
-            zeros = [tf.zeros_like(v) for v in self.trainable_variables]
-            _, loss, grads = tf.while_loop(lambda i, *_: i < steps, body, (tf.constant(0), tf.constant(0.0), zeros))
-        if self._loss_scaled:
-            grads = self.optimizer.get_unscaled_gradients(grads)
-        # The all-reduce the optimizer would do, done here so the logged norm is the global gradient's.
-        grads = _replica_sum(grads)
+            loss, grads = self._private_gradients(features, denominators)
         self.gradient_norm_tracker.update_state(tf.linalg.global_norm(grads))
         self.optimizer.apply_gradients(zip(grads, self.trainable_variables), skip_gradients_aggregation=True)
         self.loss_tracker.update_state(_replica_sum(loss))
         return {m.name: m.result() for m in self.metrics}
+
+    def _private_gradients(self, features, denominators):
+        """DP-SGD: (sum of clipped per-example gradients over micro-batches and replicas + noise once) / batch.
+        The returned loss is the usual global-batch loss, for logging only."""
+        dp_sgd.check_supported(self)
+        variables = self.trainable_variables
+
+        def clipped_sum(micro):
+            outputs, grads, clipped = dp_sgd.clipped_gradient_sum(self, micro, variables, self.dp_sgd.l2_norm_clip)
+            self.update_task_metrics(micro, outputs)
+            return self._loss(micro, outputs, denominators), grads, clipped
+
+        zeros = (tf.constant(0.0), [tf.zeros_like(v) for v in variables], tf.constant(0.0))
+        loss, grads, clipped = self._accumulate(features, clipped_sum, zeros)
+        grads = _replica_sum([g + noise for g, noise in zip(grads, self.dp_sgd.noise(variables))])
+        batch_size = _replica_sum(tf.cast(tf.shape(tf.nest.flatten(features)[0])[0], tf.float32))
+        self.dp_clipped_tracker.update_state(_replica_sum(clipped) / batch_size)
+        return loss, [g / batch_size for g in grads]
 
     def test_step(self, data):
         features = self._merge_features(data)

@@ -64,11 +64,17 @@ class CheckpointCallback(keras.callbacks.Callback):
 
 
 class ScalarLogger(keras.callbacks.Callback):
-    """At each interval end: scalars to TensorBoard (RUN/tensorboard/train) and one line to RUN/metrics.jsonl."""
+    """At each interval end: scalars to TensorBoard (RUN/tensorboard/train) and one line to RUN/metrics.jsonl.
 
-    def __init__(self, run_dir, tokens_per_step, flops_per_step=None, peak_flops=None):
+    `extra_scalars`: a callable `(step) -> {name: float}`, or a list of them (energy, DP epsilon, ...), whose
+    scalars join each interval's.
+    """
+
+    def __init__(self, run_dir, tokens_per_step, flops_per_step=None, peak_flops=None, extra_scalars=None):
         super().__init__()
         self.tokens_per_step, self.flops_per_step, self.peak_flops = tokens_per_step, flops_per_step, peak_flops
+        self.extra_scalars = [] if extra_scalars is None else (
+            list(extra_scalars) if isinstance(extra_scalars, (list, tuple)) else [extra_scalars])
         self.writer = tf.summary.create_file_writer(os.path.join(run_dir, "tensorboard", "train"))
         self.jsonl_path = os.path.join(run_dir, "metrics.jsonl")
 
@@ -82,14 +88,17 @@ class ScalarLogger(keras.callbacks.Callback):
         if not steps:
             return
         seconds = time.perf_counter() - self._start_time
-        # val_gradient_norm is evaluate's untouched tracker (0), not a measurement
-        scalars = {k: float(v) for k, v in (logs or {}).items() if k != "val_gradient_norm"}
+        # val_gradient_norm (and DP's val_dp_clipped_fraction) are evaluate's untouched trackers (0), not measurements
+        untouched = ("val_gradient_norm", "val_dp_clipped_fraction")
+        scalars = {k: float(v) for k, v in (logs or {}).items() if k not in untouched}
         scalars["learning_rate"] = float(_learning_rate(self.model.optimizer, step))
         scalars["tokens_per_s"] = steps * self.tokens_per_step / seconds
         scalars["steps_per_s"] = steps / seconds
         if self.flops_per_step and self.peak_flops:
             devices = self.model.distribute_strategy.num_replicas_in_sync
             scalars["mfu"] = steps * self.flops_per_step / seconds / (self.peak_flops * devices)
+        for extra in self.extra_scalars:
+            scalars.update({name: float(value) for name, value in extra(step).items()})
         with self.writer.as_default(step=step):
             for name, value in scalars.items():
                 tf.summary.scalar(name, value)

@@ -47,6 +47,43 @@ class DataConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class EnergyConfig:
+    """codecarbon's offline tracker around training (tfpretrain/training/energy.py): RUN/energy.json + scalars."""
+
+    enabled: bool = True
+    country_iso_code: str = "USA"  # ISO 3166-1 alpha-3 code of the grid powering the machine: its carbon intensity
+    region: str | None = None  # a US state / Canadian province (codecarbon's names, e.g. california) or None
+    measure_power_secs: float = 15.0  # codecarbon's sampling interval; it is also read at each log interval
+
+    def __post_init__(self):
+        code = self.country_iso_code
+        if not (isinstance(code, str) and len(code) == 3 and code.isascii() and code.isalpha() and code.isupper()):
+            raise ConfigError("<config>", "country_iso_code",
+                              f"expected a 3-letter upper-case ISO 3166-1 alpha-3 code (USA, FRA, IND), got {code!r}")
+        if not self.measure_power_secs > 0:
+            raise ConfigError("<config>", "measure_power_secs", f"must be positive, got {self.measure_power_secs}")
+
+
+@dataclasses.dataclass(frozen=True)
+class DPConfig:
+    """DP-SGD (tfpretrain/models/dp_sgd.py): per-example clipping + Gaussian noise; RUN/privacy.json + `epsilon`."""
+
+    enabled: bool = False
+    l2_norm_clip: float = 1.0  # C: each example's gradient is clipped to this L2 norm
+    noise_multiplier: float = 1.0  # sigma: noise stddev is sigma * C on the summed clipped gradients
+    delta: float | None = None  # None: 1 / dataset size (the report says which)
+    accountant: Literal["rdp", "pld"] = "rdp"
+
+    def __post_init__(self):
+        if not self.l2_norm_clip > 0:
+            raise ConfigError("<config>", "l2_norm_clip", f"must be positive, got {self.l2_norm_clip}")
+        if not self.noise_multiplier >= 0:
+            raise ConfigError("<config>", "noise_multiplier", f"must be >= 0, got {self.noise_multiplier}")
+        if self.delta is not None and not 0 < self.delta < 1:
+            raise ConfigError("<config>", "delta", f"must be in (0, 1) or null, got {self.delta}")
+
+
+@dataclasses.dataclass(frozen=True)
 class TrainerConfig:
     strategy: str = "auto"  # auto | tpu[:NAME] | mirrored | multi_worker | cpu
     precision: Literal["float32", "mixed_bfloat16", "mixed_float16"] = "float32"
@@ -64,6 +101,8 @@ class TrainerConfig:
     deterministic: bool = False  # op determinism + deterministic input order: exact replay after resume
     peak_flops_per_device: float | None = None  # for the MFU estimate; default: known accelerators' bf16 peak
     optimizer: OptimizerConfig = dataclasses.field(default_factory=OptimizerConfig)
+    energy: EnergyConfig = dataclasses.field(default_factory=EnergyConfig)
+    dp: DPConfig = dataclasses.field(default_factory=DPConfig)
 
     def __post_init__(self):
         for name in ("global_batch_size", "train_steps", "gradient_accumulation_steps", "steps_per_execution",
@@ -77,6 +116,9 @@ class TrainerConfig:
         if self.log_every % self.steps_per_execution or self.checkpoint_every % self.steps_per_execution:
             raise ConfigError("<config>", "steps_per_execution",
                               f"{self.steps_per_execution} must divide log_every and checkpoint_every")
+        if self.dp.enabled and self.precision == "mixed_float16":
+            raise ConfigError("<config>", "dp.enabled",
+                              "DP-SGD does not support mixed_float16 (loss scaling); use float32 or mixed_bfloat16")
 
 
 @dataclasses.dataclass(frozen=True)

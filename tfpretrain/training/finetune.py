@@ -2,6 +2,8 @@
 
     RUN/finetune.yaml   the resolved config
     RUN/metrics.jsonl   one line per logging interval (and RUN/tensorboard/)
+    RUN/energy.json     energy and CO2 of fine-tuning (codecarbon offline; training/energy.py)
+    RUN/privacy.json    with trainer.dp.enabled: DP-SGD's settings and epsilon spent (training/privacy_budget.py)
     RUN/export/         SavedModel: serving_default on serialized tf.Example -> {"score", ...} (TFMA, TF Serving)
     RUN/final/          Hugging Face format (config.json + model.safetensors + the tokenizer file)
     RUN/eval.tfrecord   the eval split as tf.Example: token features, label, text and the group columns unchanged,
@@ -14,9 +16,11 @@ import os
 
 from tfpretrain.config import ConfigError, apply_overrides, dump_yaml, load_dataclass, load_yaml, with_defaults
 from tfpretrain.keras import keras
-from tfpretrain.training import distribute
+from tfpretrain.training import distribute, flops
 from tfpretrain.training.callbacks import ScalarLogger
+from tfpretrain.training.energy import EnergyTracker
 from tfpretrain.training.experiment import TrainerConfig
+from tfpretrain.training.privacy_budget import PrivacyLedger
 from tfpretrain.training.trainer import build_optimizer_from_config
 
 log = logging.getLogger(__name__)
@@ -119,10 +123,13 @@ def finetune(experiment, run_dir, verbose=1):
     strategy = distribute.get_strategy(t.strategy)
     distribute.set_precision(t.precision)
     _write_run_info(run_dir, strategy)
+    energy = EnergyTracker(run_dir, t.energy) if t.energy.enabled else None  # its hardware probe overlaps the build
     with strategy.scope():
         model = BertClassifier.from_pretrained(
             checkpoint, num_classes=e.num_classes, gradient_accumulation_steps=t.gradient_accumulation_steps
         )
+        if t.dp.enabled:
+            model.enable_dp(t.dp.l2_norm_clip, t.dp.noise_multiplier, seed=t.seed)
         if e.sequence_length > model.backbone.max_sequence_length:
             raise ConfigError(e.source, "sequence_length",
                               f"{e.sequence_length} exceeds the checkpoint's {model.backbone.max_sequence_length}")
@@ -138,8 +145,20 @@ def finetune(experiment, run_dir, verbose=1):
             validation_freq=max(t.validation_every // t.log_every, 1),
         )
     logger = ScalarLogger(run_dir, tokens_per_step=t.global_batch_size * e.sequence_length)
+    callbacks = [logger]
+    if energy is not None:
+        energy.flops_per_step = flops.classifier_training_flops_per_step(
+            model.backbone, e.num_classes, t.global_batch_size, e.sequence_length)
+        logger.extra_scalars.append(energy.scalars)
+        callbacks.append(energy)
+    # DP-SGD: one labelled example is the privacy unit; sampling rate = global batch / training examples
+    privacy = PrivacyLedger(t.dp, t.global_batch_size, len(train_examples), "one example") if t.dp.enabled else None
+    if privacy is not None:
+        logger.extra_scalars.append(privacy.scalars)
     history = model.fit(train_data, epochs=-(-t.train_steps // t.log_every), steps_per_epoch=t.log_every,
-                        callbacks=[logger], verbose=verbose, **fit_kwargs)
+                        callbacks=callbacks, verbose=verbose, **fit_kwargs)
+    if privacy is not None:
+        privacy.write(run_dir, int(model.optimizer.iterations.numpy()))
     export_classifier(model, os.path.join(run_dir, "export"), e.sequence_length, label_key="label")
     export_hf(model, os.path.join(run_dir, "final"), tokenizer_path)
     if eval_examples:

@@ -22,17 +22,32 @@ PEAK_FLOPS = {
 }
 
 
+def _encoder_forward_flops(model_config, global_batch_size, sequence_length):
+    """Forward matmul FLOPs of the transformer layers over every position of the global batch."""
+    h, i, s = model_config.hidden_dim, model_config.intermediate_dim, sequence_length
+    per_token_layer = 2 * (3 * h * h + h * h + 2 * h * i) + 2 * 2 * s * h
+    return global_batch_size * s * model_config.num_layers * per_token_layer
+
+
 def training_flops_per_step(model_config, global_batch_size, sequence_length, masked_positions=None):
     """Forward + backward matmul FLOPs of one optimizer step over the global batch."""
-    h, i, layers, v, s = (model_config.hidden_dim, model_config.intermediate_dim, model_config.num_layers,
-                          model_config.vocabulary_size, sequence_length)
-    per_token_layer = 2 * (3 * h * h + h * h + 2 * h * i) + 2 * 2 * s * h
-    forward = global_batch_size * s * layers * per_token_layer
+    h, v, s = model_config.hidden_dim, model_config.vocabulary_size, sequence_length
+    forward = _encoder_forward_flops(model_config, global_batch_size, s)
     if model_config.family == "bert":
         predictions = global_batch_size * (masked_positions or s)
         forward += predictions * 2 * (h * h + h * v) + global_batch_size * 2 * (h * h + 2 * h)
     else:
         forward += global_batch_size * s * 2 * h * v
+    return 3 * forward
+
+
+def classifier_training_flops_per_step(model_config, num_classes, global_batch_size, sequence_length):
+    """BertClassifier fine-tuning, forward + backward: the encoder over every position, the pooler on [CLS] and the
+    classifier head. `model_config`: anything with hidden_dim, intermediate_dim, num_layers (a BertConfig, a
+    BertBackbone)."""
+    h = model_config.hidden_dim
+    forward = _encoder_forward_flops(model_config, global_batch_size, sequence_length)
+    forward += global_batch_size * 2 * (h * h + h * num_classes)
     return 3 * forward
 
 

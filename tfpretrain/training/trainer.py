@@ -3,6 +3,8 @@
     RUN/experiment.yaml      the resolved experiment (model fields spelled out)
     RUN/checkpoints/         tf.train.CheckpointManager: model (incl. dropout RNG state), optimizer, step
     RUN/metrics.jsonl        one line per logging interval; RUN/tensorboard/ the same as TensorBoard scalars
+    RUN/energy.json          energy and CO2 over every session of the run (codecarbon offline; training/energy.py)
+    RUN/privacy.json         with trainer.dp.enabled: DP-SGD's settings and epsilon spent (training/privacy_budget.py)
     RUN/final/               the trained task in Hugging Face format (config.json + model.safetensors)
     RUN/tokenizer.json       the corpus's tokenizer, so a run directory is self-contained
 
@@ -21,8 +23,10 @@ from tfpretrain.data.manifest import check_compatible, read_manifest
 from tfpretrain.keras import keras
 from tfpretrain.training import distribute, flops
 from tfpretrain.training.callbacks import CheckpointCallback, ScalarLogger
+from tfpretrain.training.energy import EnergyTracker
 from tfpretrain.training.experiment import resolve_model_config, to_dict
 from tfpretrain.training.optimization import WarmupDecay, build_optimizer
+from tfpretrain.training.privacy_budget import PrivacyLedger
 
 log = logging.getLogger(__name__)
 
@@ -137,9 +141,12 @@ def pretrain(experiment, run_dir, resume=False, verbose=1):
 
     distribute.set_precision(t.precision)
     log.info("training on %s", distribute.describe(strategy))
+    energy = EnergyTracker(run_dir, t.energy) if t.energy.enabled else None  # its hardware probe overlaps the build
 
     with strategy.scope():
         model = build_task(model_config, t.gradient_accumulation_steps)
+        if t.dp.enabled:  # before the checkpoint is made: it then holds the noise generator's state
+            model.enable_dp(t.dp.l2_norm_clip, t.dp.noise_multiplier, seed=t.seed)
         optimizer = build_optimizer_from_config(t)
         if t.precision == "mixed_float16":
             optimizer = keras.mixed_precision.LossScaleOptimizer(optimizer)
@@ -176,6 +183,17 @@ def pretrain(experiment, run_dir, resume=False, verbose=1):
             peak_flops=_device_peak_flops(t),
         ),
     ]
+    if energy is not None:
+        logger = next(c for c in callbacks if isinstance(c, ScalarLogger))
+        energy.flops_per_step = logger.flops_per_step
+        logger.extra_scalars.append(energy.scalars)
+        callbacks.append(energy)
+    privacy = None
+    if t.dp.enabled:  # epsilon spent so far, each interval; sampling rate = global batch / the manifest's train records
+        unit = ("one training record (a BERT NSP pair / a GPT-2 sequence); a document spread over k records is "
+                "protected as a group of k")
+        privacy = PrivacyLedger(t.dp, t.global_batch_size, manifest["splits"]["train"]["records"], unit)
+        next(c for c in callbacks if isinstance(c, ScalarLogger)).extra_scalars.append(privacy.scalars)
     epochs = -(-t.train_steps // t.log_every)
     history = model.fit(
         train_data,
@@ -186,6 +204,8 @@ def pretrain(experiment, run_dir, resume=False, verbose=1):
         verbose=verbose,
         **fit_kwargs,
     )
+    if privacy is not None:  # the budget spent by every step so far, also when preempted
+        privacy.write(run_dir, int(optimizer.iterations.numpy()))
     if callbacks[0].preempted:
         log.warning("stopped by SIGTERM at step %d; run again with --resume", int(optimizer.iterations.numpy()))
         return history

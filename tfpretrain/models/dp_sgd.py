@@ -1,0 +1,198 @@
+"""DP-SGD (Abadi et al. 2016) inside Task.train_step: per-example clipping + Gaussian noise.
+
+One step, over a global batch of n examples split across replicas and micro-batches:
+
+    g = ( sum_i clip(grad loss_i, C)  +  N(0, (sigma * C)^2 I) ) / n,      clip(v, C) = v * min(1, C / |v|_2)
+
+where loss_i is example i's OWN loss (its weighted-token mean: `loss_denominators` of that example alone, no
+all-reduce), so adding or removing one example moves the clipped sum by at most C. The clipped sums add up over
+micro-batches and replicas; each replica adds noise with stddev sigma * C / sqrt(replicas) (independent streams), so
+the noise in the all-reduced sum has stddev sigma * C and is added exactly once per step. Everything after that
+(division by n, the optimizer's global_clipnorm, weight decay) is post-processing and costs no privacy.
+
+Per-example gradients come from `tf.vectorized_map` over the local (micro-)batch, each example run as a batch of 1,
+with `fallback_to_while_loop=False`: every op is vectorised, under XLA too. TensorFlow's pfor lacks vectorisers for
+two ops of these models, both trivial with a loop-invariant operand, so this module registers them (bottom): the
+embedding lookup straight from a variable (ResourceGather) and XLA's gradient of tf.slice (XlaDynamicUpdateSlice);
+the per-example norm avoids L2Loss (no vectoriser either). What truly cannot be vectorised is a random draw seeded
+per example (stateless RNG ops with a per-example seed have no vectoriser, and the stateful seed draw of a Dropout
+layer's generator may not run inside the loop at all). So while per-example gradients are traced,
+each Dropout layer draws ONE seed from its own generator outside the loop (its checkpointed stream advances as in
+normal training), draws the keep-uniforms of the whole local batch at once [B, ...] inside the loop from that
+loop-invariant seed (computed once, not per example) and takes row i for example i: independent masks per example
+at the cost of one batch-sized draw, the same as without DP.
+
+Memory (honest numbers): the per-example gradients exist at once, dense: about B x P float32 for a local
+(micro-)batch of B examples and P trainable parameters, transiently up to twice that (unclipped and clipped). The
+embedding table contributes B x V x H floats of it: the tied output projection makes every example's embedding
+gradient dense anyway (BERT-base: V x H = 23.4M floats = 94 MB per example, 3 GB at B = 32; the whole model ~14 GB at
+B = 32). `gradient_accumulation_steps` bounds B to the micro-batch size; compute is about that of normal training.
+
+Refused (they would break the guarantee): mixed_float16 loss scaling (a loss scale shared by the batch and skipped
+steps on overflow), models with regularisation losses (activity regularisers are not per-example clipped).
+"""
+
+import contextlib
+
+import tensorflow as tf
+from tensorflow.compiler.tf2xla.ops import gen_xla_ops
+from tensorflow.python.ops import gen_resource_variable_ops
+from tensorflow.python.ops.parallel_for import pfor
+
+from tfpretrain.keras import keras
+from tfpretrain.layers import dropout as dropout_lib
+
+
+class DPSGD(tf.Module):
+    """The mechanism's settings and its noise generator (tracked: a checkpoint restores the noise stream)."""
+
+    def __init__(self, l2_norm_clip, noise_multiplier, seed=0):
+        super().__init__(name="dp_sgd")
+        if not float(l2_norm_clip) > 0:
+            raise ValueError(f"l2_norm_clip must be positive, got {l2_norm_clip}")
+        if not float(noise_multiplier) >= 0:
+            raise ValueError(f"noise_multiplier must be >= 0, got {noise_multiplier}")
+        self.l2_norm_clip = float(l2_norm_clip)
+        self.noise_multiplier = float(noise_multiplier)
+        self.seed = int(seed)
+        with tf.init_scope():  # a strategy-scope generator gives each replica its own stream
+            self.generator = tf.random.Generator.from_seed(self.seed)
+
+    def noise(self, variables):
+        """This replica's share of the step's noise: one float32 tensor per variable, stddev sigma*C/sqrt(R)."""
+        context = tf.distribute.get_replica_context()
+        stddev = self.noise_multiplier * self.l2_norm_clip / float(context.num_replicas_in_sync) ** 0.5
+        alg = _rng_alg()
+        seed = self.generator.make_seeds(1)[:, 0]  # int64 [2], fresh every step
+        seed = tf.random.experimental.stateless_fold_in(seed, context.replica_id_in_sync_group, alg=alg)
+        return [
+            stddev * tf.random.stateless_normal(
+                v.shape, tf.random.experimental.stateless_fold_in(seed, k, alg=alg), dtype=tf.float32, alg=alg
+            )
+            for k, v in enumerate(variables)
+        ]
+
+
+def check_supported(task):
+    """One clear error for settings that would silently void the DP guarantee."""
+    if isinstance(getattr(task, "optimizer", None), keras.mixed_precision.LossScaleOptimizer):
+        raise ValueError(
+            "DP-SGD does not support mixed_float16 loss scaling (a shared loss scale and skipped overflow steps "
+            "break the per-example bound); use float32 or mixed_bfloat16"
+        )
+    if task.losses:
+        raise ValueError(
+            f"DP-SGD does not support models with regularisation losses ({len(task.losses)} found): they are not "
+            "clipped per example; remove the regularisers (AdamW's decoupled weight decay is fine)"
+        )
+
+
+def example_loss(task, features, outputs):
+    """One example's own loss: sum over terms of its numerator / its own denominator (no all-reduce)."""
+    numerators = task.loss_numerators(features, outputs)
+    denominators = task.loss_denominators(features)
+    return tf.add_n([tf.math.divide_no_nan(numerators[k], tf.cast(denominators[k], tf.float32)) for k in numerators])
+
+
+def clipped_gradient_sum(task, features, variables, l2_norm_clip):
+    """Per-example gradients of a local (micro-)batch, each clipped to L2 norm `l2_norm_clip`, then summed.
+
+    Returns (outputs, summed, clipped): the model outputs of the batch (training mode, for metrics and the logged
+    loss), the clipped gradient sum (one float32 tensor per variable) and the number of examples clipped.
+    """
+    batch_size = _batch_size(features)
+    dropouts = [layer for layer in task.submodules if isinstance(layer, dropout_lib.Dropout) and layer.rate > 0]
+    seeds = [layer._generator.make_seeds(1)[:, 0] for layer in dropouts]  # outside the loop: stateful draws
+
+    def one_example(example):  # every tensor here is one example's, without the batch axis
+        index = example.pop("__index__")
+        example = {k: v[None] for k, v in example.items()}  # [1, ...]: the example as a batch of 1
+        with tf.GradientTape() as tape:
+            with _per_example_dropout(dropouts, seeds, index, batch_size):
+                outputs = task({k: example[k] for k in task.input_keys}, training=True)
+            if task.losses:
+                check_supported(task)
+            loss = example_loss(task, example, outputs)
+        grads = tape.gradient(loss, variables)
+        grads = [tf.zeros_like(v) if g is None else tf.convert_to_tensor(g) for g, v in zip(grads, variables)]
+        norm = tf.sqrt(tf.add_n([tf.reduce_sum(tf.square(g)) for g in grads]))  # (global_norm's L2Loss: no pfor)
+        scale = tf.minimum(1.0, l2_norm_clip / tf.maximum(norm, 1e-30))
+        outputs = tf.nest.map_structure(lambda t: t[0], outputs)
+        return outputs, [g * scale for g in grads], tf.cast(norm > l2_norm_clip, tf.float32)
+
+    elems = {**features, "__index__": tf.range(batch_size)}
+    outputs, grads, clipped = tf.vectorized_map(one_example, elems, fallback_to_while_loop=False)
+    # outputs [B, ...]; grads [B, *variable.shape] each; clipped [B]
+    return outputs, [tf.reduce_sum(g, axis=0) for g in grads], tf.reduce_sum(clipped)
+
+
+# -- pfor vectorisers for the two ops in these models that TensorFlow's pfor lacks -------------------------------
+def _convert_resource_gather(pfor_input):
+    """ResourceGather (keras Embedding's lookup straight from the variable): the variable is loop-invariant, so one
+    gather of the stacked indices [n, ...] is already the stacked result [n, ..., H]."""
+    if pfor_input.inputs[0].is_stacked or pfor_input.get_attr("batch_dims") != 0:
+        raise ValueError("DP-SGD vectorises ResourceGather only from a variable, with batch_dims=0")
+    gathered = gen_resource_variable_ops.resource_gather(
+        pfor_input.unstacked_input(0), pfor_input.stacked_input(1), dtype=pfor_input.get_attr("dtype"),
+        batch_dims=0, validate_indices=pfor_input.get_attr("validate_indices"),
+    )
+    return pfor.wrap(gathered, True)
+
+
+def _convert_xla_dynamic_update_slice(pfor_input):
+    """XlaDynamicUpdateSlice (the gradient of tf.slice under XLA, e.g. PositionEmbedding's): with loop-invariant
+    start indices it is one update of the stacked operand, starting at 0 on the new leading axis."""
+    if pfor_input.inputs[2].is_stacked:
+        raise ValueError("DP-SGD vectorises XlaDynamicUpdateSlice only with loop-invariant start indices")
+    pfor_input.stack_inputs(stack_indices=[0, 1])
+    indices = pfor_input.unstacked_input(2)
+    indices = tf.concat([tf.zeros([1], indices.dtype), indices], 0)
+    updated = gen_xla_ops.xla_dynamic_update_slice(pfor_input.stacked_input(0), pfor_input.stacked_input(1), indices)
+    return pfor.wrap(updated, True)
+
+
+for _op, _converter in (("ResourceGather", _convert_resource_gather),
+                        ("XlaDynamicUpdateSlice", _convert_xla_dynamic_update_slice)):
+    if _op not in pfor._pfor_converter_registry:  # a future TensorFlow may bring its own
+        pfor.RegisterPFor(_op)(_converter)
+
+
+def _batch_size(features):
+    first = tf.nest.flatten(features)[0]
+    return first.shape[0] if first.shape[0] is not None else tf.shape(first)[0]
+
+
+def _rng_alg():
+    # threefry is native under XLA; outside XLA only philox has a CPU kernel (as in layers/dropout.py)
+    return "threefry" if dropout_lib._in_xla_context() else "philox"
+
+
+@contextlib.contextmanager
+def _per_example_dropout(layers, seeds, index, batch_size):
+    """While tracing one example inside vectorized_map: each Dropout layer's mask is row `index` of keep-uniforms
+    drawn for the whole batch from a loop-invariant seed (see the module docstring)."""
+
+    def make_drop(layer, seed):
+        calls = [0]  # a layer called twice per forward (attention and FFN) gets a new draw per call
+
+        def drop(inputs):  # inputs [1, ...]
+            alg = _rng_alg()
+            call_seed = tf.random.experimental.stateless_fold_in(seed, calls[0], alg=alg)
+            calls[0] += 1
+            shape = tf.concat([[batch_size], tf.shape(inputs)[1:]], 0)  # loop-invariant: [B, ...]
+            uniform = tf.random.stateless_uniform(shape, call_seed, dtype=tf.float32, alg=alg)
+            keep = tf.gather(uniform, index)[None] >= layer.rate  # [1, ...], this example's row
+            scale = tf.cast(1.0 / (1.0 - layer.rate), inputs.dtype)
+            return tf.where(keep, inputs * scale, tf.zeros_like(inputs))
+
+        return drop
+
+    # An instance attribute shadows Dropout._drop. MirroredStrategy traces its replicas in threads, but one at a time
+    # between merge points (all-reduces), and none lies inside this context, so replicas never see each other's.
+    for layer, seed in zip(layers, seeds):
+        layer._drop = make_drop(layer, seed)
+    try:
+        yield
+    finally:
+        for layer in layers:
+            del layer._drop
