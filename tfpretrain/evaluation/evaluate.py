@@ -5,6 +5,12 @@
     OUT/model_card.md, .html, .json     Mitchell et al. sections, the per-slice numbers, the pretraining corpus's
                                         statistics (documents, duplicates, PII scrubbed), training setup, hardware
     OUT/tfma/                           TFMA's own output (tfma.load_eval_result reads it)
+    OUT/explanations.json               with explain > 0: integrated gradients for sampled examples of each slice
+
+Beside the fairness slices, the report and the card carry what else was measured about the model: the privacy
+budget and the energy of its training runs (RUN/privacy.json, RUN/energy.json of the fine-tuning run and the
+pretraining run it started from), bias probe results (`tfpretrain probe` output directories), canary exposure
+(`tfpretrain audit` output directories) and integrated-gradients explanations.
 
 The model is a fine-tuning run directory (its export/ SavedModel and eval.tfrecord are used) or a SavedModel with
 a tf.Example serving_default; or, for models scored elsewhere, a predictions table (CSV / JSONL / Parquet).
@@ -105,10 +111,62 @@ def write_card_html(markdown_path):
     return write_text(os.path.splitext(markdown_path)[0] + ".html", page)
 
 
+def _responsible_sections(out, run, settings, data, *, probes, audits, explain, explain_steps, seed):
+    """(report sections [(heading, html)], model card keyword arguments, {artefact: path}) for what else was
+    measured about the model: explanations, bias probes, canary exposure, privacy budget and energy."""
+    from tfpretrain.evaluation import run_records
+
+    sections, card, paths = [], {}, {}
+    if explain and run is not None:
+        from tfpretrain.evaluation.explanations import (
+            explain_run,
+            explanations_card_entry,
+            explanations_section,
+            write_explanations,
+        )
+
+        records = explain_run(run, data=data, slices=list(settings.slices), groups=settings.groups,
+                              label_key=settings.label_key, per_slice=explain, steps=explain_steps, seed=seed)
+        paths["explanations"] = write_explanations(records, os.path.join(out, "explanations.json"))
+        sections.append(explanations_section(records))
+        card["explanations"] = explanations_card_entry(records)
+    if probes:
+        from tfpretrain.evaluation.probe_report import probe_card_entry, probe_section
+
+        summaries = [_read_json(os.path.join(d, "probe_summary.json"), "a `tfpretrain probe` output") for d in probes]
+        sections.append(probe_section(summaries))
+        card["bias_probes"] = probe_card_entry(summaries)
+    if audits:
+        from tfpretrain.evaluation.memorization import exposure_card_entry, exposure_section
+
+        for directory in audits:
+            summary = _read_json(os.path.join(directory, "exposure.json"), "a `tfpretrain audit` output")
+            sections.append(exposure_section(summary))
+            card.setdefault("memorization", {}).update(exposure_card_entry(summary))
+    runs = run_records.training_runs(run)
+    if runs:
+        privacy, energy = run_records.privacy_records(runs), run_records.energy_records(runs)
+        sections += [run_records.privacy_section(privacy), run_records.energy_section(energy)]
+        card["privacy"] = run_records.privacy_card_entry(privacy)
+        card["energy"] = run_records.energy_card_entry(energy)
+    return sections, card, paths
+
+
+def _read_json(path, what):
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path} does not exist: expected {what}")
+    with open(path) as f:
+        return json.load(f)
+
+
 def evaluate(out, *, model=None, data=None, predictions=None, config=None, slices=None, intersections=None,
              thresholds=None, confidence="config", min_slice_size=None, pipeline_options=None, title=None,
-             label_column=None, score_column=None):
-    """Run the evaluation; returns (rows, gate result or None, {artefact: path})."""
+             label_column=None, score_column=None, probes=(), audits=(), explain=0, explain_steps=32, seed=0):
+    """Run the evaluation; returns (rows, gate result or None, {artefact: path}).
+
+    probes / audits: `tfpretrain probe` / `tfpretrain audit` output directories whose results join the report and
+    the card. explain: examples per slice value to explain with integrated gradients (0: none; needs a run).
+    """
     from tfpretrain.evaluation import fairness
     from tfpretrain.evaluation.model_card import write_model_card
     from tfpretrain.evaluation.report import write_report
@@ -151,11 +209,15 @@ def evaluate(out, *, model=None, data=None, predictions=None, config=None, slice
     model_info, training, run_data = _run_info(run)
     model_info = model_info or {"model": model or predictions}
     title = title or f"Fairness evaluation: {model_info.get('name', model or predictions)}"
+    sections, card_extras, extra_paths = _responsible_sections(
+        out, run, settings, data if predictions is None else None, probes=probes, audits=audits, explain=explain,
+        explain_steps=explain_steps, seed=seed)
+    paths.update(extra_paths)
     paths["report"] = write_report(os.path.join(out, "report.html"), rows, title=title, gate=settings.gate,
-                                   model_info=model_info, min_slice_size=settings.min_slice_size)
+                                   model_info=model_info, min_slice_size=settings.min_slice_size, sections=sections)
     card = write_model_card(os.path.join(out, "model_card.md"), model_info=model_info, training=training,
                             data={**run_data, **data_info}, evaluation_rows=rows, gate=settings.gate,
-                            min_slice_size=settings.min_slice_size, report_path="report.html")
+                            min_slice_size=settings.min_slice_size, report_path="report.html", **card_extras)
     paths.update(model_card=card["markdown"], model_card_html=write_card_html(card["markdown"]),
                  model_card_json=card["json"], tfma=tfma_dir)
     return rows, gate_result, paths
