@@ -69,7 +69,7 @@ SAMPLE_TEXTS = [
 ] * 4
 
 
-def language_model_run(directory, family, texts=SAMPLE_TEXTS, seed=0):
+def language_model_run(directory, family, texts=SAMPLE_TEXTS, seed=0, vocabulary_size=None):
     """A pretraining-run-shaped directory (final/ HF checkpoint + tokenizer.json) holding a tiny BERT (MLM + NSP
     heads) or GPT-2 with random nonzero weights, and a tokenizer trained on `texts`. Returns the directory."""
     import os
@@ -80,11 +80,11 @@ def language_model_run(directory, family, texts=SAMPLE_TEXTS, seed=0):
 
     directory = str(directory)
     if family == "bert":
-        tokenizer = train_wordpiece(texts, vocabulary_size=200, min_frequency=1)
+        tokenizer = train_wordpiece(texts, vocabulary_size=vocabulary_size or 200, min_frequency=1)
         model = BertPretrainer(bert_backbone(vocabulary_size=tokenizer.get_vocab_size()))
         model(bert_pretraining_features(np.random.default_rng(seed), vocab=tokenizer.get_vocab_size()), training=False)
     else:
-        tokenizer = train_byte_level_bpe(texts, vocabulary_size=300, min_frequency=1)
+        tokenizer = train_byte_level_bpe(texts, vocabulary_size=vocabulary_size or 300, min_frequency=1)
         model = GPT2CausalLM(gpt2_backbone(vocabulary_size=tokenizer.get_vocab_size()))
         model(causal_lm_features(np.random.default_rng(seed), vocab=tokenizer.get_vocab_size()), training=False)
     rng = np.random.default_rng(seed)

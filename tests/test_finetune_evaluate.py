@@ -88,3 +88,44 @@ def test_export_cli_reexports_the_classifier(classifier_run, tmp_path):
     cli.main(["export", "--run", str(classifier_run), "--out", str(tmp_path / "x")])
     assert (tmp_path / "x" / "savedmodel" / "saved_model.pb").exists()
     assert (tmp_path / "x" / "hf" / "model.safetensors").exists()
+
+
+def test_evaluate_joins_probes_audit_explanations_privacy_and_energy(classifier_run, tmp_path, capsys):
+    from tests import factories
+    from tfpretrain.evaluation.memorization import audit
+    from tfpretrain.evaluation.probe_data import sample_path
+    from tfpretrain.evaluation.probe_run import run_probe
+
+    with open(sample_path("crows_pairs")) as f:  # a vocabulary that covers the probe: rows fit in 32 tokens
+        texts = [line for line in f] * 2 + factories.SAMPLE_TEXTS
+    lm = factories.language_model_run(tmp_path / "lm", "bert", texts=texts, vocabulary_size=1000)
+    run_probe(lm, "crows_pairs", sample_path("crows_pairs"), tmp_path / "probe", tfma=False)
+    key = {"format": "tfpretrain.canaries/1", "task": "bert", "template": "my secret code is {secret}",
+           "alphabet": "0123456789", "length": 4, "seed": 0, "space_size": 10_000,
+           "canaries": [{"id": f"c{i}", "secret": s, "repetitions": r}
+                        for i, (s, r) in enumerate([("1234", 1), ("5678", 8)])]}
+    (tmp_path / "canaries.json").write_text(json.dumps(key))
+    audit(lm, tmp_path / "canaries.json", tmp_path / "audit", candidates=30)
+
+    out = tmp_path / "fairness"
+    config = os.path.join(os.path.dirname(__file__), "..", "configs", "eval", "demo.yaml")
+    argv = ["evaluate", "--model", str(classifier_run), "--config", config, "--slices", "gender",
+            "--confidence", "none", "--min-slice-size", "5", "--out", str(out), "--direct_running_mode=in_memory",
+            "--probes", str(tmp_path / "probe"), "--audit", str(tmp_path / "audit"), "--explain", "1",
+            "--explain-steps", "8"]
+    try:
+        cli.main(argv)
+    except SystemExit as e:
+        assert e.code == 1
+    report = (out / "report.html").read_text()
+    for heading in ("Bias probes", "Memorisation", "Explanations", "Privacy (differential privacy)",
+                    "Energy and emissions"):
+        assert heading in report, heading
+    card = json.loads((out / "model_card.json").read_text())["ethical_considerations"]
+    assert "CrowS-Pairs (bert)" in card["bias_probes"]
+    assert any("exposure" in str(v) for v in card["memorization"].values())
+    assert card["privacy"] == {"fine-tuning (run)": "trained without differential privacy (no formal guarantee)"}
+    assert "kWh" in card["energy"]["fine-tuning (run)"]  # the fine-tune tracked its energy by default
+    explained = json.loads((out / "explanations.json").read_text())
+    assert {r["slice"] for r in explained} >= {"overall", "gender=female", "gender=male"}
+    assert "1234" not in (out / "model_card.md").read_text() + report  # canary secrets never leave the key
