@@ -191,3 +191,16 @@ def test_two_workers_through_the_cli_train_the_same_global_model(corpora, tmp_pa
     assert sorted(chief) == [1, 2, 3, 4]
     assert [chief[s]["loss"] for s in chief] == [other[s]["loss"] for s in chief]
     assert (run / "final" / "config.json").exists() and (run / "checkpoints" / "ckpt-4.index").exists()
+
+
+def test_step_limit_stops_fit_mid_epoch():
+    import numpy as np
+
+    from tfpretrain.keras import keras
+    from tfpretrain.training.callbacks import StepLimit
+
+    model = keras.Sequential([keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.zeros((64, 2), np.float32)
+    history = model.fit(x, x[:, :1], batch_size=4, epochs=2, steps_per_epoch=3, verbose=0, callbacks=[StepLimit(4)])
+    assert int(model.optimizer.iterations.numpy()) == 4 and len(history.history["loss"]) == 2

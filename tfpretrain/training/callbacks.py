@@ -63,6 +63,18 @@ class CheckpointCallback(keras.callbacks.Callback):
             self._previous_handler = None
 
 
+class StepLimit(keras.callbacks.Callback):
+    """Stop at exactly `train_steps` optimizer steps when `log_every` does not divide it (fit runs whole epochs)."""
+
+    def __init__(self, train_steps):
+        super().__init__()
+        self.train_steps = train_steps
+
+    def on_train_batch_end(self, batch, logs=None):
+        if int(self.model.optimizer.iterations.numpy()) >= self.train_steps:
+            self.model.stop_training = True
+
+
 class ScalarLogger(keras.callbacks.Callback):
     """At each interval end: scalars to TensorBoard (RUN/tensorboard/train) and one line to RUN/metrics.jsonl.
 

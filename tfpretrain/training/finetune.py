@@ -17,7 +17,7 @@ import os
 from tfpretrain.config import ConfigError, apply_overrides, dump_yaml, load_dataclass, load_yaml, with_defaults
 from tfpretrain.keras import keras
 from tfpretrain.training import distribute, flops
-from tfpretrain.training.callbacks import ScalarLogger
+from tfpretrain.training.callbacks import ScalarLogger, StepLimit
 from tfpretrain.training.energy import EnergyTracker
 from tfpretrain.training.experiment import TrainerConfig
 from tfpretrain.training.privacy_budget import PrivacyLedger
@@ -145,7 +145,7 @@ def finetune(experiment, run_dir, verbose=1):
             validation_freq=max(t.validation_every // t.log_every, 1),
         )
     logger = ScalarLogger(run_dir, tokens_per_step=t.global_batch_size * e.sequence_length)
-    callbacks = [logger]
+    callbacks = [StepLimit(t.train_steps), logger]
     if energy is not None:
         energy.flops_per_step = flops.classifier_training_flops_per_step(
             model.backbone, e.num_classes, t.global_batch_size, e.sequence_length)
