@@ -18,7 +18,6 @@ and shared by every canary (they share the template); all of R when N covers it.
 The secrets stay in canaries.json: exposure.json, the report section and the card name canaries by id only.
 """
 
-import html
 import itertools
 import json
 import logging
@@ -29,6 +28,7 @@ import statistics
 import numpy as np
 
 from tfpretrain.data.canaries import PLACEHOLDER, fill, read_key
+from tfpretrain.evaluation.html_table import escape, html_table
 
 log = logging.getLogger(__name__)
 FORMAT = "tfpretrain.exposure/1"
@@ -219,10 +219,6 @@ def audit(model_path, canaries_path, out, candidates=1000, seed=0, batch_size=64
 # ------------------------------------------------------------------------------------------------------ reports
 
 
-def _e(value):
-    return html.escape(str(value), quote=True)
-
-
 def _bits(value):
     return f"{value:.2f}"
 
@@ -253,44 +249,40 @@ def _chart(summary):
         mean, peak = level["mean_exposure"], level["max_exposure"]
         parts += [
             f'<rect x="{x}" y="{y(mean):.1f}" width="40" height="{top + plot - y(mean):.1f}" fill="#0072B2">'
-            f"<title>{_e(level['repetitions'])}x: mean {_bits(mean)}, max {_bits(peak)} bits</title></rect>",
+            f"<title>{escape(level['repetitions'])}x: mean {_bits(mean)}, max {_bits(peak)} bits</title></rect>",
             f'<line x1="{x}" y1="{y(peak):.1f}" x2="{x + 40}" y2="{y(peak):.1f}" stroke="#000" stroke-width="2"/>',
             f'<text x="{x + 20}" y="{y(mean) - 4:.1f}" text-anchor="middle">{_bits(mean)}</text>',
-            f'<text x="{x + 20}" y="{top + plot + 16}" text-anchor="middle">{_e(level["repetitions"])}x</text>',
+            f'<text x="{x + 20}" y="{top + plot + 16}" text-anchor="middle">{escape(level["repetitions"])}x</text>',
         ]
     parts.append(f'<text x="{left}" y="{height - 6}">times inserted into the training data</text></svg>')
     return "".join(parts)
 
 
-def _table(head, rows):
-    cells = "".join(f"<th scope=\"col\">{_e(h)}</th>" for h in head)
-    body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows)
-    return f'<table class="exposure"><thead><tr>{cells}</tr></thead><tbody>{body}</tbody></table>'
-
-
 def exposure_section(summary):
     """(heading, html) for report.write_report(sections=...): explanation, chart, tables; no secret appears."""
     bound, n = summary["exposure_bound"], summary["candidates"]
-    levels = _table(
+    levels = html_table(
         ["times inserted", "canaries", "mean exposure (bits)", "median", "max", "mean exposure by rank"],
         [[f"{x['repetitions']}x", x["count"], _bits(x["mean_exposure"]), _bits(x["median_exposure"]),
           _bits(x["max_exposure"]), _bits(x["mean_exposure_rank"])] for x in summary["by_repetitions"]],
+        css_class="exposure",
     )
-    canaries = _table(
+    canaries = html_table(
         ["canary", "times inserted", "rank", "exposure (bits)", "exposure by rank (bits)"],
         [[c["id"], c["repetitions"], f"{c['rank']} of {n + 1}", _bits(c["exposure"]), _bits(c["exposure_rank"])]
          for c in summary["canaries"]],
+        css_class="exposure",
     )
     unknown = sum(bool(c.get("unknown_token")) for c in summary["canaries"])
     warning = (f"<p><strong>Warning:</strong> {unknown} secrets contain the tokenizer's unknown token; their "
                "exposure is not meaningful.</p>") if unknown else ""
     text = (
-        f"<p>Random secrets in the template <code>{_e(summary['template'])}</code> were inserted into the training "
+        f"<p>Random secrets in the template <code>{escape(summary['template'])}</code> were inserted into the training "
         f"data a known number of times (Carlini et al. 2019, <em>The Secret Sharer</em>). Exposure measures how much "
-        f"more likely the {_e(summary['model_family'])} model finds a planted secret than the "
-        f"{_e(summary['space_size'])} possible ones ({_e(summary['scoring'])}): 0 bits means not at all, "
+        f"more likely the {escape(summary['model_family'])} model finds a planted secret than the "
+        f"{escape(summary['space_size'])} possible ones ({escape(summary['scoring'])}): 0 bits means not at all, "
         f"log2|R| = {_bits(bound)} bits means it ranks first, i.e. the secret can be extracted. Exposure is "
-        f"extrapolated from a skew-normal fitted to the scores of {_e(n)} "
+        f"extrapolated from a skew-normal fitted to the scores of {escape(n)} "
         f"{'(all) ' if summary['exhaustive'] else 'random '}candidate secrets; exposure by rank is "
         f"log2|R| - log2(estimated rank), at most {_bits(summary['rank_exposure_bound'])} bits with these "
         f"candidates. Exposure rising with the number of insertions is memorisation.</p>"

@@ -8,10 +8,11 @@ All text from the summaries is escaped; the fragment fetches nothing.
 
 from __future__ import annotations
 
-import html
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+from tfpretrain.evaluation.html_table import escape, html_table
 
 PROBE_NAMES = {"crows_pairs": "CrowS-Pairs", "stereoset": "StereoSet"}
 SPLITS = ("intrasentence", "intersentence")
@@ -32,10 +33,6 @@ STEREOSET_EXPLANATION = (
 )
 
 
-def _e(value: Any) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
-
-
 def _num(value: Any, digits: int = 1) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
@@ -47,13 +44,7 @@ def _ideal_gap(pct: float | None) -> str:
 
 
 def _table(head: Sequence[str], rows: Sequence[Sequence[Any]], caption: str) -> str:
-    out = [f'<table class="metric-table"><caption>{_e(caption)}</caption><thead><tr>']
-    out += [f'<th scope="col">{_e(h)}</th>' for h in head]
-    out.append("</tr></thead><tbody>")
-    for row in rows:
-        out.append(f'<tr><th scope="row">{_e(row[0])}</th>' + "".join(f"<td>{_e(c)}</td>" for c in row[1:]) + "</tr>")
-    out.append("</tbody></table>")
-    return "".join(out)
+    return html_table(head, rows, css_class="metric-table", caption=caption, row_headers=True)
 
 
 def _tfma_interval(summary: Mapping[str, Any], slice_name: str) -> str:
@@ -108,10 +99,10 @@ def _examples_html(summary: Mapping[str, Any]) -> str:
     unit = "log-likelihood" if summary.get("probe") == "crows_pairs" else "log score"
     items = []
     for x in examples:
-        context = f"{_e(x['context'])} \u2192 " if x.get("split") == "intersentence" else ""
+        context = f"{escape(x['context'])} \u2192 " if x.get("split") == "intersentence" else ""
         items.append(
-            f"<li>{context}<q>{_e(x['stereotypical'])}</q> preferred over <q>{_e(x['other'])}</q> "
-            f"<span class=\"help\">({_e(x['bias_type'])}; \u0394 {unit} {x['difference']:.3f})</span></li>"
+            f"<li>{context}<q>{escape(x['stereotypical'])}</q> preferred over <q>{escape(x['other'])}</q> "
+            f"<span class=\"help\">({escape(x['bias_type'])}; \u0394 {unit} {x['difference']:.3f})</span></li>"
         )
     return ("<p>Examples the model most strongly preferred in the stereotypical direction:</p><ol>"
             + "".join(items) + "</ol>")
@@ -129,9 +120,9 @@ def probe_section(summaries: Sequence[Mapping[str, Any]]) -> tuple[str, str]:
         scoring = "; ".join(f"{part}: {text}" for part, text in (summary.get("scoring") or {}).items())
         body = _crows_html(summary) if probe == "crows_pairs" else _stereoset_html(summary)
         parts.append(
-            f"<h3>{_e(_title(summary))}</h3><p class=\"meta\">Model {_e(model.get('source'))} "
-            f"({_e(model.get('family'))}); {_e((summary.get('data') or {}).get('examples'))} examples. "
-            f"Scoring: {_e(scoring)}.</p>{body}{_examples_html(summary)}"
+            f"<h3>{escape(_title(summary))}</h3><p class=\"meta\">Model {escape(model.get('source'))} "
+            f"({escape(model.get('family'))}); {escape((summary.get('data') or {}).get('examples'))} examples. "
+            f"Scoring: {escape(scoring)}.</p>{body}{_examples_html(summary)}"
         )
     intro = ("<p>Intrinsic bias probes of the pretrained language model: does it assign higher likelihood to "
              "stereotypical sentences than to minimally different ones? Small probe sets give noisy numbers; "

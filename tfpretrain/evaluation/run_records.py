@@ -10,11 +10,12 @@ A run without privacy.json trained without differential privacy; a run without e
 are said as such, never left blank.
 """
 
-import html
 import json
 import os
 
 import yaml
+
+from tfpretrain.evaluation.html_table import escape, html_table
 
 
 def _read_json(path):
@@ -84,16 +85,8 @@ def _fmt(value, digits=4):
     return str(value)
 
 
-def _e(value):
-    return html.escape(_fmt(value), quote=True)
-
-
 def _table(head, rows):
-    out = ['<table class="kv"><thead><tr>', *(f"<th>{html.escape(h)}</th>" for h in head), "</tr></thead><tbody>"]
-    for row in rows:
-        out.append("<tr>" + "".join(f"<td>{_e(cell)}</td>" for cell in row) + "</tr>")
-    out.append("</tbody></table>")
-    return "".join(out)
+    return html_table(head, [[_fmt(cell) for cell in row] for row in rows], css_class="kv")
 
 
 def privacy_section(records):
@@ -132,7 +125,7 @@ def energy_section(records):
                      None, None, None])
     tracker = next((r.get("tracker") for r in _measured(records).values() if r.get("tracker")), "codecarbon")
     body = (
-        f"<p>Energy and emissions of training, measured with {html.escape(tracker)} (offline: the grid's carbon "
+        f"<p>Energy and emissions of training, measured with {escape(tracker)} (offline: the grid's carbon "
         "intensity comes from the configured country code). Without hardware power counters the CPU's power is "
         "estimated (method column), so treat CPU figures as estimates. Training FLOPs are analytic matmul FLOPs "
         "(forward + backward).</p>"
