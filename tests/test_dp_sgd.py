@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests import factories
+from tests import factories, subprocess_json
 from tfpretrain.data import features as F
 from tfpretrain.keras import keras
 from tfpretrain.models.bert.bert_classifier import BertClassifier
@@ -246,27 +246,14 @@ def _distributed_main(checkpoint_dir):
 
 @pytest.fixture(scope="module")
 def _distributed_process(tmp_path_factory):
-    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "2", "TF_USE_LEGACY_KERAS": "1",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    checkpoint_dir = tmp_path_factory.mktemp("dp_mirrored")
-    process = subprocess.Popen([sys.executable, "-m", "tests.test_dp_sgd", str(checkpoint_dir)], cwd=ROOT, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess_json.start("tests.test_dp_sgd", tmp_path_factory.mktemp("dp_mirrored"))
     yield process
-    if process.poll() is None:
-        process.kill()
-        process.communicate()
+    subprocess_json.stop(process)
 
 
 @pytest.fixture(scope="module")
 def distributed(_distributed_process):
-    try:
-        stdout, stderr = _distributed_process.communicate(timeout=TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        _distributed_process.kill()
-        stdout, stderr = _distributed_process.communicate()
-        pytest.fail(f"the MirroredStrategy subprocess ran over {TIMEOUT_S} s: {stderr[-4000:]}")
-    assert _distributed_process.returncode == 0, stderr[-4000:]
-    return json.loads(stdout.strip().splitlines()[-1])
+    return subprocess_json.result(_distributed_process, TIMEOUT_S, "MirroredStrategy")
 
 
 def test_mirrored_noiseless_step_equals_one_replica(distributed):

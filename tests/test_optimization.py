@@ -7,11 +7,7 @@ subprocess: logical devices must be configured before TensorFlow starts) and a t
 
 import json
 import math
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,12 +15,11 @@ import tensorflow as tf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests import factories
+from tests import factories, subprocess_json
 from tfpretrain.keras import keras
 from tfpretrain.training import optimization as O
 from tfpretrain.training.optimization import LAMB, AdamW, WarmupDecay, build_optimizer, global_norm
 
-ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT_S = 180
 
 
@@ -422,14 +417,9 @@ def _distributed_main():
 
 @pytest.fixture(scope="module")
 def _distributed_process():
-    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "2", "TF_USE_LEGACY_KERAS": "1",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    process = subprocess.Popen([sys.executable, "-m", "tests.test_optimization"], cwd=ROOT, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess_json.start("tests.test_optimization")
     yield process
-    if process.poll() is None:
-        process.kill()
-        process.communicate()
+    subprocess_json.stop(process)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -443,14 +433,7 @@ def _start_distributed_early(request):
 
 @pytest.fixture(scope="module")
 def distributed(_distributed_process):
-    try:
-        stdout, stderr = _distributed_process.communicate(timeout=TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        _distributed_process.kill()
-        stdout, stderr = _distributed_process.communicate()
-        pytest.fail(f"the MirroredStrategy subprocess ran over {TIMEOUT_S} s: {stderr[-4000:]}")
-    assert _distributed_process.returncode == 0, stderr[-4000:]
-    return json.loads(stdout.strip().splitlines()[-1])
+    return subprocess_json.result(_distributed_process, TIMEOUT_S, "MirroredStrategy")
 
 
 def test_global_clipnorm_clips_after_the_cross_replica_sum(distributed):
