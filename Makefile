@@ -42,8 +42,8 @@ test-tf220: install
 	@test -x $(TF220)/bin/python || $(UV) venv -q -p $(PYTHON) $(TF220)
 	$(UV) pip install --python $(TF220)/bin/python -q tensorflow==2.20.0 tf-keras==2.20.1 transformers==4.57.6 \
 		'tokenizers>=0.22,<=0.23.0' safetensors pyyaml pytest pytest-timeout pytest-xdist hypothesis
-	PYTHONPATH=. $(TF220)/bin/python -m pytest -q $(PYTEST_ARGS) tests/test_layers.py tests/test_task_training.py \
-		tests/test_gpt2_generate.py tests/test_masking.py tests/test_serialization.py
+	PYTHONPATH=. $(TF220)/bin/python -m pytest -q $(PYTEST_ARGS) tests/layers/test_layers.py tests/models/test_task.py \
+		tests/models/test_sampling.py tests/data/test_masking.py tests/models/test_serialization.py
 
 lint: install
 	$(VENV)/bin/ruff check tfpretrain tests benchmarks

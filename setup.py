@@ -37,7 +37,7 @@ setup(
     description=__doc__,
     python_requires=">=3.11,<3.12",
     packages=find_packages(include=["tfpretrain", "tfpretrain.*"]),
-    package_data={"tfpretrain": ["py.typed", "evaluation/report_assets/*", "evaluation/probe_data/*"]},
+    package_data={"tfpretrain": ["py.typed", "reporting/report/assets/*", "evaluation/probes/samples/*"]},
     install_requires=CORE,
     extras_require=EXTRAS,
     entry_points={"console_scripts": ["tfpretrain=tfpretrain.cli:main"]},

@@ -49,7 +49,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 import train_step  # noqa: E402  (benchmarks/train_step.py: the consumer's model and timing)
 
 from tfpretrain.data import features as F  # noqa: E402
-from tfpretrain.data import input_pipeline  # noqa: E402
+from tfpretrain.data import pretrain_input as input_pipeline  # noqa: E402
 from tfpretrain.data.manifest import shard_name, write_manifest  # noqa: E402
 
 SEQUENCE_LENGTH = 128

@@ -148,7 +148,7 @@ def build_peer(family, cfg):
     """transformers' TF model from the same kwargs (hf_convert's config map): random init, same dropout as ours."""
     import transformers
 
-    from tfpretrain.models.hf_convert import kwargs_to_config
+    from tfpretrain.checkpoints.hf.convert import kwargs_to_config
 
     config = kwargs_to_config(family, model_kwargs(family, cfg))
     if family == "bert":

@@ -12,7 +12,7 @@ os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from tests import factories  # noqa: E402
+from tests.support import factories  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

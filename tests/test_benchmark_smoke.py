@@ -4,11 +4,12 @@ Never asserts on timings (a benchmark is a script, not a timed test)."""
 
 import importlib.util
 import json
-import pathlib
 
 import pytest
 
-SCRIPT = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "train_step.py"
+from tests.support import ROOT
+
+SCRIPT = ROOT / "benchmarks" / "train_step.py"
 TINY = dict(batch_size=2, sequence_length=8, hidden_dim=16, num_layers=1, num_heads=2, intermediate_dim=32,
             bert_vocabulary_size=97, gpt2_vocabulary_size=97, masked_positions=2, bert_max_sequence_length=16,
             gpt2_max_sequence_length=16)
@@ -50,7 +51,7 @@ def test_one_step_of_every_variant_and_the_json_record(family):
     ours, peer = bench.make_batches(family, cfg)
     if family == "bert":  # transformers' labels carry the masked ids at the masked positions, -100 elsewhere
         assert (peer["labels"] != -100).sum() == cfg.batch_size * cfg.masked_positions
-    # jit_compile=False only: XLA compiles would take most of the time budget, and tests/test_task_training.py
+    # jit_compile=False only: XLA compiles would take most of the time budget, and tests/models/test_task.py
     # already guards our train steps under XLA.
     variants = bench.benchmark_family(family, cfg, steps=1, warmup=1, rounds=1, jit_settings=(False,))
     assert [v.error for v in variants] == [None, None]

@@ -8,15 +8,15 @@ import json
 import os
 import re
 import sys
-from pathlib import Path
 
 import pytest
+
+from tests.support import ROOT
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 
-ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 NAMES = ("pretrain_bert_tpu.ipynb", "gpt2_pretrain_and_generate.ipynb", "finetune_and_fairness.ipynb")
 SMOKE_LINE = 'SMOKE = os.environ.get("TFPRETRAIN_NOTEBOOK_SMOKE") == "1"'
@@ -150,7 +150,7 @@ def test_02_gpt2_pretrain_and_generate(kernel_env, tmp_path):
 
 
 def test_finetune_and_fairness(kernel_env, tmp_path):
-    from tfpretrain.evaluation.report import read_report_data
+    from tfpretrain.reporting.report.page import read_report_data
 
     nb = _execute(NAMES[2], tmp_path)
     text, mimes = _outputs(nb)

@@ -1,10 +1,11 @@
 """Every YAML file shipped in configs/ loads with its strict loader (a typo in a shipped config is a bug)."""
 
-from pathlib import Path
 
 import pytest
 
-CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+from tests.support import ROOT
+
+CONFIGS = ROOT / "configs"
 
 
 @pytest.mark.parametrize("path", sorted((CONFIGS / "data").glob("*.yaml")), ids=lambda p: p.name)
@@ -34,6 +35,6 @@ EVAL_CONFIGS = sorted(p for p in (CONFIGS / "eval").glob("*.yaml") if p.name != 
 
 @pytest.mark.parametrize("path", EVAL_CONFIGS, ids=lambda p: p.name)
 def test_eval_configs(path):
-    from tfpretrain.evaluation.fairness import load_settings
+    from tfpretrain.evaluation.fairness.tfma_runner import load_settings
 
     assert load_settings(path).thresholds

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support import ROOT
+
 TPU_DIR = ROOT / "tpu"
 SCRIPTS = ("create.sh", "setup.sh", "launch.sh", "delete.sh")
 LIBTPU_INDEX = "https://storage.googleapis.com/libtpu-tf-releases/index.html"

@@ -6,7 +6,7 @@ import sys
 
 
 def _demo(args):
-    from tfpretrain import demo
+    from tfpretrain.commands import demo
 
     _logging()
     for noisy in ("apache_beam", "absl", "tensorflow"):
@@ -55,7 +55,7 @@ def _finetune(args):
 
 
 def _evaluate(args, beam_args):
-    from tfpretrain.evaluation.evaluate import evaluate
+    from tfpretrain.commands.evaluate import evaluate
 
     if (args.model is None) == (args.predictions is None):
         raise SystemExit("tfpretrain evaluate: give exactly one of --model and --predictions")
@@ -89,14 +89,14 @@ def _evaluate(args, beam_args):
 
 
 def _export(args):
-    from tfpretrain.training.export_run import export_run
+    from tfpretrain.commands.export import export_run
 
     for name, path in export_run(args.run, args.out).items():
         print(f"{name}: {path}")
 
 
 def _generate(args):
-    from tfpretrain.models.gpt2.generate_text import generate_text
+    from tfpretrain.commands.generate import generate_text
 
     texts = generate_text(args.run, args.prompt, max_length=args.max_length, sampler=args.sampler,
                           temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed)
@@ -105,7 +105,7 @@ def _generate(args):
 
 
 def _probe(args):
-    from tfpretrain.evaluation.probe_run import SUMMARY_FILE, headline, run_probe
+    from tfpretrain.evaluation.probes.run import SUMMARY_FILE, headline, run_probe
 
     _logging()
     for noisy in ("apache_beam", "absl", "tensorflow"):
@@ -224,7 +224,7 @@ def build_parser():
         help="bias probes of a pretrained BERT / GPT-2: CrowS-Pairs and StereoSet, overall and per bias type",
         description="Writes OUT/probe_summary.json (metrics with counts, per bias type), OUT/probe_examples.jsonl "
         "and OUT/tfma/ (TFMA's predictions-only run sliced by bias type). Small example files ship in "
-        "tfpretrain/evaluation/probe_data/.",
+        "tfpretrain/evaluation/probes/samples/.",
     )
     probe.add_argument("--model", required=True, help="a pretraining run directory or an HF BERT / GPT-2 directory")
     probe.add_argument("--probe", required=True, choices=("crows_pairs", "stereoset"))

@@ -16,7 +16,9 @@ from typing import Any, ClassVar, Literal
 
 import yaml
 
-MODELS_DIR = Path(__file__).resolve().parent.parent / "configs" / "models"
+# The shipped YAML configs live beside the package (repository root / configs).
+CONFIGS_DIR = Path(__file__).resolve().parent.parent / "configs"
+MODELS_DIR = CONFIGS_DIR / "models"
 ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_approximate", "relu")
 # PyYAML (YAML 1.1) reads `1e-12` (no dot) as a string; accept exactly that spelling for float fields.
 _EXPONENT_FLOAT = re.compile(r"[-+]?\d+(\.\d*)?[eE][-+]?\d+")

@@ -23,10 +23,12 @@ from typing import Any
 
 import apache_beam as beam
 
-from tfpretrain.data import canaries, corpus, privacy
+from tfpretrain.data import canaries
 from tfpretrain.data import features as F
+from tfpretrain.data import pii as privacy
+from tfpretrain.data import sources as corpus
 from tfpretrain.data.examples import nsp_examples, pad_example, split_sentences
-from tfpretrain.data.shard_writer import serialize_example, write_shard
+from tfpretrain.data.shards import serialize_example, write_shard
 
 log = logging.getLogger(__name__)
 WORK_DIR = ".work"

@@ -18,11 +18,12 @@ import posixpath
 import time
 
 from tfpretrain.atomic import write_text
-from tfpretrain.data import canaries, corpus
+from tfpretrain.data import canaries
 from tfpretrain.data import manifest as M
+from tfpretrain.data import sources as corpus
 from tfpretrain.data import tokenizer as tok
 from tfpretrain.data.beam_pipeline import TRAIN, VALIDATION, WORK_DIR, clean_pipeline, examples_pipeline, hash_fraction
-from tfpretrain.data.shard_writer import remove_temp_files, write_shard
+from tfpretrain.data.shards import remove_temp_files, write_shard
 
 log = logging.getLogger(__name__)
 TOKENIZER_FILE = "tokenizer.json"

@@ -27,13 +27,13 @@ class TokenizerConfig:
 class PrivacyConfig:
     scrub: bool = True
     urls: bool = False  # URLs are often useful text; scrub them only when asked
-    types: list[str] | None = None  # default: every type but url (tfpretrain.data.privacy.PII_TYPES)
+    types: list[str] | None = None  # default: every type but url (tfpretrain.data.pii.PII_TYPES)
 
 
 @dataclasses.dataclass(frozen=True)
 class PrepareConfig:
     task: Literal["bert", "gpt2"]
-    sources: list[Any]  # strings or mappings, parsed by tfpretrain.data.corpus.parse_source
+    sources: list[Any]  # strings or mappings, parsed by tfpretrain.data.sources.parse_source
     output: str
     sequence_length: int = 128
     num_shards: int = 8

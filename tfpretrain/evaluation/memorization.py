@@ -28,7 +28,7 @@ import statistics
 import numpy as np
 
 from tfpretrain.data.canaries import PLACEHOLDER, fill, read_key
-from tfpretrain.evaluation.html_table import escape, html_table
+from tfpretrain.reporting.html_table import escape, html_table
 
 log = logging.getLogger(__name__)
 FORMAT = "tfpretrain.exposure/1"

@@ -46,12 +46,12 @@ class Backbone(keras.Model):
     @classmethod
     def from_pretrained(cls, path, **overrides):
         """Build from a Hugging Face checkpoint directory (config.json + weights) with an explicit name map."""
-        from tfpretrain.models import hf_convert
+        from tfpretrain.checkpoints.hf import convert as hf_convert
 
         return hf_convert.load_backbone(cls, path, **overrides)
 
     def save_pretrained(self, path):
         """Write a Hugging Face checkpoint directory (config.json + model.safetensors) that transformers loads."""
-        from tfpretrain.models import hf_convert
+        from tfpretrain.checkpoints.hf import convert as hf_convert
 
         hf_convert.save_backbone(self, path)

@@ -12,7 +12,7 @@ import tensorflow as tf
 
 from tfpretrain.data import features as F
 from tfpretrain.keras import keras
-from tfpretrain.models import dp_sgd
+from tfpretrain.training.privacy import dp_sgd
 
 
 def _replica_sum(value):
@@ -192,12 +192,12 @@ class Task(keras.Model):
     @classmethod
     def from_pretrained(cls, path, **kwargs):
         """Backbone + the heads the checkpoint has (others freshly initialised); kwargs as in `cls(...)`."""
-        from tfpretrain.models import hf_convert
+        from tfpretrain.checkpoints.hf import convert as hf_convert
 
         return hf_convert.load_task(cls, path, **kwargs)
 
     def save_pretrained(self, path):
         """Write a transformers checkpoint directory (config.json + model.safetensors, PyTorch names)."""
-        from tfpretrain.models import hf_convert
+        from tfpretrain.checkpoints.hf import convert as hf_convert
 
         hf_convert.save_task(self, path)

@@ -7,7 +7,7 @@
     cpu            OneDeviceStrategy on /cpu:0 (stays on the CPU even when GPUs are visible)
 
 Models must be built and compiled inside `strategy.scope()`. Our Task losses divide by all-reduced global
-denominators, so every strategy trains the same global batch to the same result (tests/test_distribute.py).
+denominators, so every strategy trains the same global batch to the same result (tests/training/test_distribute.py).
 Only long-stable tf.distribute APIs are used, so this also runs on TF 2.20 (tensorflow-tpu's last release).
 """
 

@@ -66,7 +66,7 @@ class EnergyConfig:
 
 @dataclasses.dataclass(frozen=True)
 class DPConfig:
-    """DP-SGD (tfpretrain/models/dp_sgd.py): per-example clipping + Gaussian noise; RUN/privacy.json + `epsilon`."""
+    """DP-SGD (training/privacy/dp_sgd.py): per-example clipping + Gaussian noise; RUN/privacy.json + `epsilon`."""
 
     enabled: bool = False
     l2_norm_clip: float = 1.0  # C: each example's gradient is clipped to this L2 norm

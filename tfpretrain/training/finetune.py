@@ -20,7 +20,7 @@ from tfpretrain.training import distribute, flops
 from tfpretrain.training.callbacks import ScalarLogger, StepLimit
 from tfpretrain.training.energy import EnergyTracker
 from tfpretrain.training.experiment import TrainerConfig
-from tfpretrain.training.privacy_budget import PrivacyLedger
+from tfpretrain.training.privacy.accounting import PrivacyLedger
 from tfpretrain.training.trainer import build_optimizer_from_config
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ def resolve_init(path):
 
 
 def _labeled(data, num_classes):
-    from tfpretrain.training.finetune_data import FinetuneData
+    from tfpretrain.data.labeled import FinetuneData
 
     return FinetuneData(
         source=data.source,
@@ -103,10 +103,10 @@ def _write_run_info(run_dir, strategy):
 
 def finetune(experiment, run_dir, verbose=1):
     """Fine-tune, export and write the evaluation data; returns the Keras History."""
+    from tfpretrain.data.labeled import make_classifier_dataset, read_examples, write_eval_tfrecords
     from tfpretrain.data.tokenizer import load_tokenizer
     from tfpretrain.models.bert.bert_classifier import BertClassifier
     from tfpretrain.training.export import export_classifier, export_hf
-    from tfpretrain.training.finetune_data import make_classifier_dataset, read_examples, write_eval_tfrecords
 
     t, e = experiment.trainer, experiment
     checkpoint, tokenizer_path = resolve_init(e.init)

@@ -26,7 +26,7 @@ from tfpretrain.training.callbacks import CheckpointCallback, ScalarLogger
 from tfpretrain.training.energy import EnergyTracker
 from tfpretrain.training.experiment import resolve_model_config, to_dict
 from tfpretrain.training.optimization import WarmupDecay, build_optimizer
-from tfpretrain.training.privacy_budget import PrivacyLedger
+from tfpretrain.training.privacy.accounting import PrivacyLedger
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ def build_optimizer_from_config(trainer):
 
 
 def _dataset(strategy, experiment, manifest_dir, model_config, *, split, skip_steps, repeat=True):
-    from tfpretrain.data.input_pipeline import make_dataset
+    from tfpretrain.data.pretrain_input import make_dataset
 
     t, d = experiment.trainer, experiment.data
 

@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from tfpretrain.data import features as F
 from tfpretrain.keras import keras
-from tfpretrain.models.gpt2 import gpt2_sampler
+from tfpretrain.models import sampling as gpt2_sampler
 from tfpretrain.models.metrics import Perplexity
 from tfpretrain.models.task import Task
 

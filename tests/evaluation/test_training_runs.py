@@ -1,0 +1,73 @@
+"""Privacy budgets and energy of a model's training runs, as report sections and model card entries."""
+
+import json
+
+import pytest
+import yaml
+
+from tfpretrain.evaluation import training_runs as run_records
+
+ENERGY = {"energy_kwh": 0.002, "co2_kg": 0.0008, "duration_s": 40.0, "training_flops": 1.5e12,
+          "cpu_power_method": "TDP estimate", "country_iso_code": "FRA", "carbon_intensity_g_per_kwh": 56.0,
+          "tracker": "codecarbon 3.3.2 offline"}
+PRIVACY = {"mechanism": "DP-SGD (per-example clipping + Gaussian noise)", "epsilon": 7.25, "delta": 1e-5,
+           "noise_multiplier": 1.1, "l2_norm_clip": 1.0, "sampling_rate": 0.008, "steps": 150,
+           "accountant": "rdp", "privacy unit": "one example"}
+
+
+@pytest.fixture
+def runs(tmp_path):
+    pretraining, finetuning = tmp_path / "bert", tmp_path / "classifier"
+    pretraining.mkdir()
+    finetuning.mkdir()
+    (pretraining / "experiment.yaml").write_text("model: {}\n")
+    (pretraining / "energy.json").write_text(json.dumps({**ENERGY, "energy_kwh": 0.010, "co2_kg": 0.004}))
+    (finetuning / "finetune.yaml").write_text(yaml.safe_dump({"init": str(pretraining)}))
+    (finetuning / "energy.json").write_text(json.dumps(ENERGY))
+    (finetuning / "privacy.json").write_text(json.dumps(PRIVACY))
+    return run_records.training_runs(str(finetuning))
+
+
+def test_the_run_chain_is_followed_to_the_pretraining_run(runs, tmp_path):
+    assert runs == [("fine-tuning", str(tmp_path / "classifier")), ("pretraining", str(tmp_path / "bert"))]
+    assert run_records.training_runs(None) == []
+
+
+def test_privacy_says_epsilon_or_no_guarantee(runs):
+    records = run_records.privacy_records(runs)
+    card = run_records.privacy_card_entry(records)
+    assert card["fine-tuning (classifier)"].startswith("DP-SGD, epsilon = 7.25 at delta = 1e-05")
+    assert card["pretraining (bert)"] == "trained without differential privacy (no formal guarantee)"
+    heading, html = run_records.privacy_section(records)
+    assert heading.startswith("Privacy") and "7.25" in html and "∞ (no guarantee)" in html
+
+
+def test_energy_totals_and_unmeasured_runs(runs, tmp_path):
+    records = run_records.energy_records(runs)
+    total = run_records.energy_total(records)
+    assert total["energy_kwh"] == pytest.approx(0.012) and total["co2_kg"] == pytest.approx(0.0048)
+    assert total["runs measured"] == "2 of 2"
+    card = run_records.energy_card_entry(records)
+    assert card["total"].startswith("0.012 kWh, 0.0048 kg CO2eq")
+    assert "TDP estimate CPU power, grid FRA" in card["fine-tuning (classifier)"]
+    _, html = run_records.energy_section(records)
+    assert "codecarbon 3.3.2 offline" in html and "<td>total</td>" in html
+
+    (tmp_path / "bert" / "energy.json").unlink()
+    records = run_records.energy_records(runs)
+    assert run_records.energy_total(records)["runs measured"] == "1 of 2"
+    assert run_records.energy_card_entry(records)["pretraining (bert)"] == "not measured"
+    (tmp_path / "classifier" / "energy.json").unlink()
+    assert run_records.energy_card_entry(run_records.energy_records(runs)) is None  # -> "not measured" in the card
+
+
+def test_a_corrupt_record_names_its_file(runs, tmp_path):
+    (tmp_path / "classifier" / "privacy.json").write_text("{not json")
+    with pytest.raises(ValueError, match=r"classifier/privacy.json: not valid JSON"):
+        run_records.privacy_records(runs)
+
+
+def test_text_from_records_is_escaped(runs, tmp_path):
+    (tmp_path / "classifier" / "energy.json").write_text(json.dumps({"error": "<script>x</script>"}))
+    _, html = run_records.energy_section(run_records.energy_records(runs))
+    assert "<script>" not in html and "&lt;script&gt;" in html

@@ -1,0 +1,190 @@
+"""The trainer end to end on prepared corpora: falling loss and a complete run directory, strict experiment
+configs, and resume after SIGKILL replaying the uninterrupted run's losses (deterministic mode)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.support import ROOT
+from tests.support.corpus import IN_MEMORY, WORDS, corpus_config, write_corpus
+from tests.support.experiments import tiny_experiment
+from tfpretrain.config import ConfigError
+from tfpretrain.training.experiment import load_experiment
+
+
+@pytest.fixture(scope="module")
+def corpora(tmp_path_factory):
+    from tfpretrain.data.prepare import prepare
+
+    base = tmp_path_factory.mktemp("trainer")
+    pattern = write_corpus(base / "corpus", documents=200)
+    vocab = base / "vocab.txt"
+    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *sorted(set(WORDS)), "."]) + "\n")
+    out = {}
+    tokenizers = {"bert": {"path": str(vocab)}, "gpt2": {"vocabulary_size": 300}}
+    for task, tokenizer in tokenizers.items():
+        extra = {"tokenizer": tokenizer}
+        out[task] = base / task
+        prepare(corpus_config(task, pattern, out[task], **extra), IN_MEMORY)
+    return out
+
+
+def _metrics(run_dir):
+    """step -> the last logged line for that step (a resumed run logs the steps after its checkpoint again)."""
+    lines = [json.loads(line) for line in (Path(run_dir) / "metrics.jsonl").read_text().splitlines()]
+    return {line["step"]: line for line in lines}
+
+
+@pytest.mark.parametrize("task", ["bert", "gpt2"])
+def test_pretrain_loss_falls_and_run_dir_is_complete(task, corpora, tmp_path):
+    from tfpretrain.training.trainer import pretrain
+
+    experiment = load_experiment(data=tiny_experiment(task, corpora[task], validation_every=10, validation_steps=2))
+    pretrain(experiment, str(tmp_path), verbose=0)
+    metrics = _metrics(tmp_path)
+    assert sorted(metrics) == [10, 20, 30]
+    assert metrics[30]["loss"] < metrics[10]["loss"]
+    assert {"learning_rate", "gradient_norm", "tokens_per_s", "val_loss"} <= set(metrics[30])
+    assert (tmp_path / "final" / "config.json").exists() and (tmp_path / "tokenizer.json").exists()
+    assert (tmp_path / "experiment.yaml").exists() and list((tmp_path / "tensorboard" / "train").iterdir())
+    assert sorted(p.name for p in (tmp_path / "checkpoints").glob("ckpt-*.index")) == [
+        "ckpt-10.index", "ckpt-20.index", "ckpt-30.index"
+    ]
+    with pytest.raises(FileExistsError, match="--resume"):
+        pretrain(experiment, str(tmp_path), verbose=0)
+
+
+def test_experiment_errors_name_the_key(corpora, tmp_path):
+    good = tiny_experiment("bert", corpora["bert"])
+    with pytest.raises(ConfigError, match="trainer.train_step"):
+        load_experiment(data={**good, "trainer": {**good["trainer"], "train_step": 3}})
+    with pytest.raises(ConfigError, match="steps_per_execution"):
+        load_experiment(data=good, overrides=["trainer.steps_per_execution=3"])
+    with pytest.raises(ConfigError, match="model.num_heads"):
+        load_experiment(data={**good, "model": {**good["model"], "num_heads": 3}})
+    experiment = load_experiment(data=good, overrides=["trainer.train_steps=7", "model.num_layers=1"])
+    assert experiment.trainer.train_steps == 7 and experiment.model["num_layers"] == 1
+
+
+def test_model_and_data_mismatch_is_one_clear_error(corpora, tmp_path):
+    from tfpretrain.data.manifest import ManifestError
+    from tfpretrain.training.trainer import pretrain
+
+    experiment = load_experiment(data={**tiny_experiment("gpt2", corpora["bert"])})
+    with pytest.raises(ManifestError, match="task is 'bert' but the model is 'gpt2'"):
+        pretrain(experiment, str(tmp_path / "run"), verbose=0)
+
+
+def _train_subprocess(data_dir, run_dir, resume=False):
+    experiment = tiny_experiment("bert", data_dir, train_steps=16, log_every=1, checkpoint_every=6, deterministic=True)
+    script = (
+        "import json, sys; from tfpretrain.training.experiment import load_experiment;"
+        "from tfpretrain.training.trainer import pretrain;"
+        f"pretrain(load_experiment(data=json.loads(sys.argv[1])), {str(run_dir)!r}, resume={resume}, verbose=0)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_DETERMINISTIC_OPS": "1"}
+    return subprocess.Popen([sys.executable, "-c", script, json.dumps(experiment)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def test_sigkill_then_resume_replays_the_uninterrupted_losses(corpora, tmp_path):
+    """Kill -9 after the step-6 checkpoint, mid-run; --resume then logs the same losses as a run never killed."""
+    reference, killed = tmp_path / "reference", tmp_path / "killed"
+    proc = _train_subprocess(corpora["bert"], reference)
+    assert proc.wait(timeout=600) == 0, proc.stderr.read()[-3000:]
+
+    proc = _train_subprocess(corpora["bert"], killed)
+    try:
+        deadline = time.monotonic() + 600
+        while not (killed / "metrics.jsonl").exists() or max(_metrics(killed)) < 9:
+            assert proc.poll() is None, proc.stderr.read()[-3000:]
+            assert time.monotonic() < deadline, "training never reached step 9"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait(timeout=60)
+    assert max(_metrics(killed)) < 16  # really interrupted
+
+    proc = _train_subprocess(corpora["bert"], killed, resume=True)
+    assert proc.wait(timeout=600) == 0, proc.stderr.read()[-3000:]
+    expected, resumed = _metrics(reference), _metrics(killed)
+    steps = range(7, 17)  # everything after the last checkpoint before the kill
+    np.testing.assert_allclose([resumed[s]["loss"] for s in steps], [expected[s]["loss"] for s in steps], atol=1e-5)
+    accuracy = [(resumed[s]["mlm_accuracy"], expected[s]["mlm_accuracy"]) for s in steps]
+    np.testing.assert_allclose(*zip(*accuracy))
+
+
+def test_generate_and_export_cli_on_a_gpt2_run(corpora, tmp_path, capsys):
+    from tfpretrain import cli
+    from tfpretrain.training.trainer import pretrain
+
+    run = tmp_path / "gpt2"
+    pretrain(load_experiment(data=tiny_experiment("gpt2", corpora["gpt2"], train_steps=5, log_every=5)), str(run),
+             verbose=0)
+    cli.main(["generate", "--run", str(run), "--prompt", "the model reads", "--prompt", "rivers",
+              "--max-length", "16", "--sampler", "greedy"])
+    out = capsys.readouterr().out
+    assert "--- 'the model reads'" in out and "--- 'rivers'" in out
+    cli.main(["export", "--run", str(run), "--out", str(tmp_path / "export")])
+    assert (tmp_path / "export" / "hf" / "config.json").exists()
+    assert (tmp_path / "export" / "hf" / "tokenizer.json").exists()
+
+
+@pytest.mark.slow
+def test_two_workers_through_the_cli_train_the_same_global_model(corpora, tmp_path):
+    """`tfpretrain pretrain trainer.strategy=multi_worker` in two processes on 127.0.0.1 (TF_CONFIG): one global
+    loss per step, logged by both; the chief owns RUN/, the other worker writes RUN/.worker-1/. Always reaped."""
+    from tests.support.ports import free_ports
+
+    config = tmp_path / "experiment.yaml"
+    experiment = tiny_experiment("bert", corpora["bert"], train_steps=4, log_every=1, checkpoint_every=2)
+    config.write_text(json.dumps(experiment))
+    run = tmp_path / "run"
+    workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
+    procs, logs = [], [tmp_path / f"worker{i}.err" for i in range(2)]
+    try:
+        for index, log in enumerate(logs):
+            tf_config = json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
+            env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CONFIG": tf_config, "CUDA_VISIBLE_DEVICES": ""}
+            with open(log, "w") as err:  # a file, not a pipe: nothing can fill up and block
+                procs.append(subprocess.Popen(
+                    [sys.executable, "-m", "tfpretrain.cli", "pretrain", "--config", str(config), "--out", str(run),
+                     "--verbose", "0", "trainer.strategy=multi_worker"],
+                    cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err,
+                ))
+        deadline = time.monotonic() + 300
+        while any(p.poll() is None for p in procs) and not any(p.returncode for p in procs):
+            assert time.monotonic() < deadline, "multi-worker pretraining did not finish in 300 s"
+            time.sleep(0.2)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+    for p, log in zip(procs, logs):
+        assert p.returncode == 0, log.read_text()[-4000:]
+    chief, other = _metrics(run), _metrics(run / ".worker-1")
+    assert sorted(chief) == [1, 2, 3, 4]
+    assert [chief[s]["loss"] for s in chief] == [other[s]["loss"] for s in chief]
+    assert (run / "final" / "config.json").exists() and (run / "checkpoints" / "ckpt-4.index").exists()
+
+
+def test_step_limit_stops_fit_mid_epoch():
+    import numpy as np
+
+    from tfpretrain.keras import keras
+    from tfpretrain.training.callbacks import StepLimit
+
+    model = keras.Sequential([keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.zeros((64, 2), np.float32)
+    history = model.fit(x, x[:, :1], batch_size=4, epochs=2, steps_per_epoch=3, verbose=0, callbacks=[StepLimit(4)])
+    assert int(model.optimizer.iterations.numpy()) == 4 and len(history.history["loss"]) == 2

@@ -1,0 +1,249 @@
+"""The main job (`make demo`), offline on a CPU, through the same code paths as the CLI:
+
+    corpus (pydoc_data.topics prose) -> prepare (Beam: clean, PII scrub, dedup, tokenizer, shards + manifest)
+    with canaries (random secrets repeated 1, 8 and 32 times) -> pretrain a tiny BERT (MLM + NSP) and a tiny GPT-2
+    with the trainer (energy and CO2 tracked) -> generate text -> bias probes (CrowS-Pairs and StereoSet layouts, the
+    project's sample files) and canary exposure audits of both -> fine-tune a classifier on a SYNTHETIC labeled
+    dataset with demographic group columns and a planted bias -> export a SavedModel -> TFMA + Fairness Indicators
+    evaluation, gate, integrated-gradients explanations per slice, HTML report and model card carrying probes,
+    exposure and energy -> the same fine-tune under DP-SGD, evaluated too (epsilon in its report and card, and what
+    it cost in AUC) -> summary.json
+
+Corpus: the standard library's `pydoc_data.topics` (about 465 KB of English reference prose), so nothing needs the
+network. The labeled data is invented (tfpretrain.data.synthetic); it says nothing about real people.
+"""
+
+import json
+import os
+import re
+import time
+from pathlib import Path
+
+from tfpretrain.config import CONFIGS_DIR
+from tfpretrain.data.synthetic import GROUP_COLUMNS, make_examples, write_csv
+
+IN_MEMORY = ["--runner=DirectRunner", "--direct_running_mode=in_memory"]  # a 0.5 MB corpus: no worker processes
+CONFIGS = CONFIGS_DIR
+CANARIES = {"count": 3, "repetitions": [1, 8, 32]}
+# DP-SGD for the second fine-tune: sigma 0.6 over 100 steps of 32 from 4,000 examples: a single-digit epsilon.
+DP = {"enabled": True, "l2_norm_clip": 1.0, "noise_multiplier": 0.6}
+
+
+def write_corpus(directory):
+    """pydoc_data.topics -> DIR/topics.txt, one blank-line-separated document per topic (code lines dropped)."""
+    from pydoc_data.topics import topics
+
+    documents = []
+    for text in topics.values():
+        prose = [
+            line.strip()
+            for line in text.splitlines()
+            if line and not line.startswith(("   ", "\t", ">>>")) and not re.search(r"[|+=]{2}|^\s*[|+*]", line)
+        ]
+        if len(prose) >= 3:
+            documents.append(" ".join(prose))
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "topics.txt").write_text("\n\n".join(documents) + "\n")
+    return str(directory / "*.txt"), len(documents)
+
+
+def _prepare(task, pattern, out, vocabulary_size, sequence_length):
+    from tfpretrain.data.prepare import prepare
+    from tfpretrain.data.prepare_config import load_prepare_config
+
+    config = load_prepare_config(data={
+        "task": task,
+        "sources": [{"type": "text", "path": pattern, "split_by": "blank_line"}],
+        "output": str(out),
+        "sequence_length": sequence_length,
+        "num_shards": 4,
+        "validation_fraction": 0.05,
+        "documents_per_bucket": 200,
+        "tokenizer": {"vocabulary_size": vocabulary_size},
+        "canaries": CANARIES,
+    })
+    return prepare(config, IN_MEMORY)
+
+
+def _pretrain(task, data_dir, run_dir, steps, sequence_length, learning_rate):
+    from tfpretrain.training.experiment import load_experiment
+    from tfpretrain.training.trainer import pretrain
+
+    experiment = load_experiment(data={
+        "model": {"preset": f"{task}_tiny", "vocabulary_size": "data", "max_sequence_length": sequence_length},
+        "data": {"train": str(data_dir), "max_predictions_per_seq": 10},
+        "trainer": {
+            "strategy": "cpu",
+            "global_batch_size": 32,
+            "train_steps": steps,
+            "log_every": max(steps // 6, 1),
+            "checkpoint_every": steps,
+            "validation_every": steps,
+            "validation_steps": 5,
+            "optimizer": {"learning_rate": learning_rate, "warmup_steps": steps // 10, "weight_decay": 0.01},
+        },
+    })
+    pretrain(experiment, str(run_dir), verbose=2)
+    lines = [json.loads(line) for line in (Path(run_dir) / "metrics.jsonl").read_text().splitlines()]
+    return lines
+
+
+def _probes(out, stamp):
+    """Bias probes of both pretrained models on the project's sample files -> {name: output directory}."""
+    from tfpretrain.evaluation.probes.data import sample_path
+    from tfpretrain.evaluation.probes.run import headline, run_probe
+
+    jobs = {"bert crows_pairs": ("bert", "crows_pairs", "crows_pairs"),
+            "bert stereoset": ("bert", "stereoset", "stereoset"),
+            "gpt2 crows_pairs": ("gpt2", "crows_pairs", "crows_pairs")}
+    done = {}
+    for name, (model, probe, data) in jobs.items():
+        directory = out / "probes" / name.replace(" ", "_")
+        summary = run_probe(str(out / model), probe, sample_path(data), str(directory))
+        print(f"{stamp()} probe {name}: " + "; ".join(headline(summary)), flush=True)
+        done[name] = str(directory)
+    return done
+
+
+def _audits(out, stamp):
+    """Canary exposure of both pretrained models -> {name: output directory}."""
+    from tfpretrain.evaluation.memorization import audit
+
+    done = {}
+    for model in ("bert", "gpt2"):
+        directory = out / "audit" / model
+        summary = audit(str(out / model), str(out / "data" / model / "canaries.json"), str(directory),
+                        candidates=500)
+        levels = ", ".join(f"{r['repetitions']}x {r['mean_exposure']:.1f}" for r in summary["by_repetitions"])
+        print(f"{stamp()} canary exposure {model} (bits, bound {summary['exposure_bound']:.1f}): {levels}", flush=True)
+        done[model] = str(directory)
+    return done
+
+
+def _finetune(run_dir, out, labeled, steps, dp=None):
+    """Fine-tune a classifier from the demo's BERT on the synthetic data -> its metrics.jsonl lines."""
+    from tfpretrain.training.finetune import finetune, load_finetune_experiment
+
+    trainer = {"strategy": "cpu", "global_batch_size": 32, "train_steps": steps, "log_every": max(steps // 3, 1),
+               "validation_every": steps, "optimizer": {"learning_rate": 1e-3, "warmup_steps": steps // 10}}
+    if dp:
+        trainer["dp"] = dp
+    experiment = load_finetune_experiment(data={
+        "init": str(out / "bert"),
+        "train": {"source": str(labeled / "train.csv"), "group_fields": list(GROUP_COLUMNS)},
+        "eval": {"source": str(labeled / "eval.csv"), "group_fields": list(GROUP_COLUMNS)},
+        "num_classes": 1,
+        "sequence_length": 32,
+        "trainer": trainer,
+    })
+    finetune(experiment, str(run_dir), verbose=2)
+    return [json.loads(x) for x in (Path(run_dir) / "metrics.jsonl").read_text().splitlines()]
+
+
+def run(out_dir="runs/demo", bert_steps=300, gpt2_steps=300, finetune_steps=150, seed=0, bias=0.7):
+    """The whole product on a CPU in a few minutes; returns the summary dict (also OUT/summary.json)."""
+    from tfpretrain.commands.evaluate import evaluate
+    from tfpretrain.commands.generate import generate_text
+    started = time.time()
+    out = Path(out_dir).resolve()
+    if out.exists() and any(out.iterdir()):
+        raise FileExistsError(f"{out} is not empty: remove it or pass --out to a new directory")
+    stamp = lambda: f"[demo {time.time() - started:5.0f}s]"  # noqa: E731
+
+    pattern, documents = write_corpus(out / "corpus")
+    print(f"{stamp()} corpus: {documents} documents from pydoc_data.topics -> {out / 'corpus'}", flush=True)
+    bert_data = _prepare("bert", pattern, out / "data" / "bert", 2000, 128)
+    gpt2_data = _prepare("gpt2", pattern, out / "data" / "gpt2", 2000, 128)
+    for name, manifest in (("BERT", bert_data), ("GPT-2", gpt2_data)):
+        train = manifest["splits"]["train"]
+        print(f"{stamp()} prepare {name}: {train['records']} records, {train['tokens']} tokens, "
+              f"{manifest['documents']['duplicates']} duplicates, PII {manifest['pii'] or 'none'}", flush=True)
+
+    bert_log = _pretrain("bert", out / "data" / "bert", out / "bert", bert_steps, 128, 1e-3)
+    print(f"{stamp()} BERT pretraining loss {bert_log[0]['loss']:.3f} (step {bert_log[0]['step']}) -> "
+          f"{bert_log[-1]['loss']:.3f} (step {bert_log[-1]['step']}); "
+          f"MLM accuracy {bert_log[0]['mlm_accuracy']:.3f} -> {bert_log[-1]['mlm_accuracy']:.3f}", flush=True)
+
+    gpt2_log = _pretrain("gpt2", out / "data" / "gpt2", out / "gpt2", gpt2_steps, 128, 2e-3)
+    print(f"{stamp()} GPT-2 pretraining loss {gpt2_log[0]['loss']:.3f} -> {gpt2_log[-1]['loss']:.3f}", flush=True)
+    samples = generate_text(str(out / "gpt2"), ["The import statement", "A class definition"], max_length=48,
+                            seed=seed)
+    for sample in samples:
+        print(f"{stamp()} sample: {sample!r}")
+
+    probes = _probes(out, stamp)
+    audits = _audits(out, stamp)
+
+    labeled = out / "labeled"
+    labeled.mkdir()
+    write_csv(labeled / "train.csv", make_examples(4000, seed=seed, bias=bias))
+    write_csv(labeled / "eval.csv", make_examples(1500, seed=seed + 1, bias=0.0))
+    print(f"{stamp()} synthetic labeled data (bias {bias} planted in gender=female of the train split) -> {labeled}")
+    classifier_log = _finetune(out / "classifier", out, labeled, finetune_steps)
+    print(f"{stamp()} fine-tuned: loss {classifier_log[0]['loss']:.3f} -> {classifier_log[-1]['loss']:.3f}, "
+          f"eval accuracy {classifier_log[-1].get('val_accuracy', float('nan')):.3f}", flush=True)
+    rows, gate, paths = evaluate(str(out / "fairness"), model=str(out / "classifier"),
+                                 config=str(CONFIGS / "eval" / "demo.yaml"), probes=list(probes.values()),
+                                 audits=list(audits.values()), explain=2, seed=seed)
+    fpr = {r["slice"]: r["value"] for r in rows if r["metric"] == "false_positive_rate" and r["threshold"] == 0.5}
+    print(f"{stamp()} fairness: false positive rate at 0.5: "
+          + ", ".join(f"{k} {v:.3f}" for k, v in fpr.items() if v is not None), flush=True)
+    print(f"{stamp()} {gate.message() if gate else 'no gate configured'}", flush=True)
+
+    # The same fine-tune under DP-SGD: what the privacy guarantee costs in accuracy, in its own report and card.
+    dp_steps = max(finetune_steps * 2 // 3, 1)
+    dp_log = _finetune(out / "classifier_dp", out, labeled, dp_steps, dp=DP)
+    privacy = json.loads((out / "classifier_dp" / "privacy.json").read_text())
+    dp_rows, _, dp_paths = evaluate(str(out / "fairness_dp"), model=str(out / "classifier_dp"),
+                                    config=str(CONFIGS / "eval" / "demo.yaml"), confidence=None)
+    overall = lambda table, metric: next(  # noqa: E731
+        (r["value"] for r in table if r["metric"] == metric and r["slice"] == "overall" and r["value"] is not None),
+        float("nan"))
+    auc = {"classifier": overall(rows, "auc"), "classifier_dp": overall(dp_rows, "auc")}
+    print(f"{stamp()} DP-SGD fine-tune ({dp_steps} steps, noise {DP['noise_multiplier']}, clip {DP['l2_norm_clip']}): "
+          f"epsilon {privacy['epsilon']:.2f} at delta {privacy['delta']:.2g}; AUC {auc['classifier_dp']:.3f}, "
+          f"accuracy {overall(dp_rows, 'binary_accuracy'):.3f} (without DP: AUC {auc['classifier']:.3f}, accuracy "
+          f"{overall(rows, 'binary_accuracy'):.3f})", flush=True)
+    energy = {name: json.loads((out / name / "energy.json").read_text())
+              for name in ("bert", "gpt2", "classifier", "classifier_dp")}
+    print(f"{stamp()} energy: " + ", ".join(f"{k} {v.get('energy_kwh', float('nan')):.2g} kWh / "
+                                             f"{v.get('co2_kg', float('nan')):.2g} kg CO2eq"
+                                             for k, v in energy.items()), flush=True)
+
+    summary = {
+        "wall_seconds": round(time.time() - started, 1),
+        "bert": {"first": bert_log[0], "last": bert_log[-1]},
+        "gpt2": {"first": gpt2_log[0], "last": gpt2_log[-1], "samples": samples},
+        "classifier": {"first": classifier_log[0], "last": classifier_log[-1], "auc": auc["classifier"]},
+        "classifier_dp": {"first": dp_log[0], "last": dp_log[-1], "auc": auc["classifier_dp"], "privacy": privacy},
+        "bias_probes": {name: json.loads((Path(d) / "probe_summary.json").read_text()).get("overall")
+                        for name, d in probes.items()},
+        "canary_exposure": {name: json.loads((Path(d) / "exposure.json").read_text()).get("by_repetitions")
+                            for name, d in audits.items()},
+        "energy": energy,
+        "fairness": {"false_positive_rate@0.5": fpr, "gate_passed": None if gate is None else gate.passed,
+                     "gate": gate.message() if gate else None},
+        "artefacts": {
+            "corpus": str(out / "corpus"),
+            "bert shards + manifest": str(out / "data" / "bert"),
+            "gpt2 shards + manifest": str(out / "data" / "gpt2"),
+            "bert run (checkpoints, metrics.jsonl, tensorboard, final/)": str(out / "bert"),
+            "classifier run (export/ SavedModel, final/, eval.tfrecord)": str(out / "classifier"),
+            "fairness report (open in a browser)": paths["report"],
+            "model card": paths["model_card"],
+            "DP classifier run (privacy.json)": str(out / "classifier_dp"),
+            "DP classifier report and model card": dp_paths["report"],
+            "metrics table": str(out / "fairness" / "metrics.csv"),
+            "gpt2 run": str(out / "gpt2"),
+            **{f"probe {name}": d for name, d in probes.items()},
+            **{f"audit {name}": d for name, d in audits.items()},
+        },
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    print(f"\n[demo] done in {summary['wall_seconds']:.0f} s; trainer throughput "
+          f"BERT {bert_log[-1]['tokens_per_s']:.0f} tokens/s, GPT-2 {gpt2_log[-1]['tokens_per_s']:.0f} tokens/s")
+    for name, path in summary["artefacts"].items():
+        print(f"  {name}: {os.path.relpath(path)}")
+    print(f"  summary: {os.path.relpath(out / 'summary.json')}")
+    return summary

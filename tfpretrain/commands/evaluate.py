@@ -1,0 +1,225 @@
+"""`tfpretrain evaluate`: TFMA + Fairness Indicators -> metrics tables, fairness gate, HTML report, model card.
+
+    OUT/metrics.csv, OUT/metrics.json   one row per slice x metric x threshold (value, CI, n, gap_to_overall)
+    OUT/report.html                     self-contained: open it in a browser
+    OUT/model_card.md, .html, .json     Mitchell et al. sections, the per-slice numbers, the pretraining corpus's
+                                        statistics (documents, duplicates, PII scrubbed), training setup, hardware
+    OUT/tfma/                           TFMA's own output (tfma.load_eval_result reads it)
+    OUT/explanations.json               with explain > 0: integrated gradients for sampled examples of each slice
+
+Beside the fairness slices, the report and the card carry what else was measured about the model: the privacy
+budget and the energy of its training runs (RUN/privacy.json, RUN/energy.json of the fine-tuning run and the
+pretraining run it started from), bias probe results (`tfpretrain probe` output directories), canary exposure
+(`tfpretrain audit` output directories) and integrated-gradients explanations.
+
+The model is a fine-tuning run directory (its export/ SavedModel and eval.tfrecord are used) or a SavedModel with
+a tf.Example serving_default; or, for models scored elsewhere, a predictions table (CSV / JSONL / Parquet).
+"""
+
+import dataclasses
+import json
+import os
+
+import yaml
+
+from tfpretrain.config import CONFIGS_DIR
+
+DEFAULT_CONFIG = os.fspath(CONFIGS_DIR / "eval" / "default.yaml")
+
+
+def _model_paths(model, data):
+    """A run directory or a SavedModel -> (saved model dir, eval data, run dir or None)."""
+    if os.path.exists(os.path.join(model, "export", "saved_model.pb")):
+        run = model
+        saved = os.path.join(model, "export")
+        data = data or os.path.join(model, "eval.tfrecord")
+    elif os.path.exists(os.path.join(model, "saved_model.pb")):
+        run, saved = None, model
+    else:
+        raise FileNotFoundError(f"{model}: neither a fine-tuning run (export/saved_model.pb) nor a SavedModel")
+    if not data:
+        raise ValueError(f"{model}: no evaluation data: pass --data EVAL.tfrecord")
+    return saved, data, run
+
+
+def _read_yaml(path):
+    with open(path) as f:
+        return yaml.safe_load(f) or {}
+
+
+def _pretraining_data(init):
+    """The pretraining run a fine-tune started from -> its corpus statistics from the prepared manifest."""
+    experiment = os.path.join(init or "", "experiment.yaml")
+    if not os.path.exists(experiment):
+        return None
+    config = _read_yaml(experiment)
+    info = {"pretraining run": init, "model": config.get("model"), "trainer": config.get("trainer")}
+    try:
+        from tfpretrain.data.manifest import read_manifest
+
+        manifest = read_manifest(config["data"]["train"])
+        info["corpus"] = {
+            "sources": manifest.get("sources"),
+            "documents": manifest.get("documents"),
+            "personal data scrubbed (count per type)": manifest.get("pii") or "none found",
+            "tokenizer": {k: manifest["tokenizer"].get(k) for k in ("kind", "sha256")},
+            "records per split": {k: v["records"] for k, v in manifest["splits"].items()},
+        }
+    except Exception as e:  # a moved or deleted corpus must not stop the evaluation; say so in the card
+        info["corpus"] = f"manifest not readable ({e})"
+    return info
+
+
+def _run_info(run):
+    """Model card inputs from a fine-tuning run: model details, training procedure and data, hardware."""
+    if run is None or not os.path.exists(os.path.join(run, "finetune.yaml")):
+        return {}, {}, {}
+    config = _read_yaml(os.path.join(run, "finetune.yaml"))
+    trainer = config.get("trainer", {})
+    model_info = {"name": os.path.basename(os.path.abspath(run)), "type": "BertClassifier (fine-tuned BERT)",
+                  "initialised from": config.get("init"), "classes": config.get("num_classes"),
+                  "sequence length": config.get("sequence_length")}
+    training = {
+        "fine-tuning data": config.get("train", {}).get("source"),
+        "steps": trainer.get("train_steps"),
+        "global batch size": trainer.get("global_batch_size"),
+        "optimizer": trainer.get("optimizer"),
+        "precision": trainer.get("precision"),
+    }
+    hardware = os.path.join(run, "run_info.json")
+    if os.path.exists(hardware):
+        with open(hardware) as f:
+            training["hardware"] = json.load(f)
+    pretraining = _pretraining_data(config.get("init"))
+    if pretraining:
+        training["pretraining"] = pretraining
+    data = {"evaluation data": (config.get("eval") or {}).get("source"),
+            "group columns": (config.get("eval") or {}).get("group_fields")}
+    return model_info, training, data
+
+
+def write_card_html(markdown_path):
+    """The Markdown model card -> a self-contained HTML page beside it (no external resources)."""
+    from markdown_it import MarkdownIt
+
+    with open(markdown_path) as f:
+        body = MarkdownIt("commonmark", {"html": False}).enable("table").render(f.read())
+    page = ("<!doctype html><html lang=en><meta charset=utf-8><title>Model card</title><style>"
+            "body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}"
+            "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2rem .5rem;text-align:left}"
+            "code{background:#f4f4f4}</style><body>" + body + "</body></html>\n")
+    from tfpretrain.atomic import write_text
+
+    return write_text(os.path.splitext(markdown_path)[0] + ".html", page)
+
+
+def _responsible_sections(out, run, settings, data, *, probes, audits, explain, explain_steps, seed):
+    """(report sections [(heading, html)], model card keyword arguments, {artefact: path}) for what else was
+    measured about the model: explanations, bias probes, canary exposure, privacy budget and energy."""
+    from tfpretrain.evaluation import training_runs as run_records
+
+    sections, card, paths = [], {}, {}
+    if explain and run is not None:
+        from tfpretrain.evaluation.explain.selection import (
+            explain_run,
+            explanations_card_entry,
+            explanations_section,
+            write_explanations,
+        )
+
+        records = explain_run(run, data=data, slices=list(settings.slices), groups=settings.groups,
+                              label_key=settings.label_key, per_slice=explain, steps=explain_steps, seed=seed)
+        paths["explanations"] = write_explanations(records, os.path.join(out, "explanations.json"))
+        sections.append(explanations_section(records))
+        card["explanations"] = explanations_card_entry(records)
+    if probes:
+        from tfpretrain.reporting.sections.probes import probe_card_entry, probe_section
+
+        summaries = [_read_json(os.path.join(d, "probe_summary.json"), "a `tfpretrain probe` output") for d in probes]
+        sections.append(probe_section(summaries))
+        card["bias_probes"] = probe_card_entry(summaries)
+    if audits:
+        from tfpretrain.evaluation.memorization import exposure_card_entry, exposure_section
+
+        for directory in audits:
+            summary = _read_json(os.path.join(directory, "exposure.json"), "a `tfpretrain audit` output")
+            sections.append(exposure_section(summary))
+            card.setdefault("memorization", {}).update(exposure_card_entry(summary))
+    runs = run_records.training_runs(run)
+    if runs:
+        privacy, energy = run_records.privacy_records(runs), run_records.energy_records(runs)
+        sections += [run_records.privacy_section(privacy), run_records.energy_section(energy)]
+        card["privacy"] = run_records.privacy_card_entry(privacy)
+        card["energy"] = run_records.energy_card_entry(energy)
+    return sections, card, paths
+
+
+def _read_json(path, what):
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path} does not exist: expected {what}")
+    with open(path) as f:
+        return json.load(f)
+
+
+def evaluate(out, *, model=None, data=None, predictions=None, config=None, slices=None, intersections=None,
+             thresholds=None, confidence="config", min_slice_size=None, pipeline_options=None, title=None,
+             label_column=None, score_column=None, probes=(), audits=(), explain=0, explain_steps=32, seed=0):
+    """Run the evaluation; returns (rows, gate result or None, {artefact: path}).
+
+    probes / audits: `tfpretrain probe` / `tfpretrain audit` output directories whose results join the report and
+    the card. explain: examples per slice value to explain with integrated gradients (0: none; needs a run).
+    """
+    from tfpretrain.evaluation.fairness import tfma_runner as fairness
+    from tfpretrain.reporting.model_card.build import write_model_card
+    from tfpretrain.reporting.report.page import write_report
+
+    settings = fairness.load_settings(config or DEFAULT_CONFIG)
+    changes = {}
+    if slices is not None:
+        changes["slices"] = tuple(slices)
+        # Only the groups the chosen slices use; other columns are read from the data as they are.
+        changes["groups"] = tuple(g for g in settings.groups if g.column in set(slices) | {c for i in
+                                                                                     (intersections or ()) for c in i})
+        changes["intersections"] = tuple(tuple(i) for i in (intersections or ()))
+    elif intersections is not None:
+        changes["intersections"] = tuple(tuple(i) for i in intersections)
+    if thresholds is not None:
+        changes["thresholds"] = tuple(thresholds)
+    if confidence != "config":
+        changes["confidence"] = confidence
+    if min_slice_size is not None:
+        changes["min_slice_size"] = min_slice_size
+    if label_column is not None:
+        changes["label_key"] = label_column
+    if score_column is not None:
+        changes["prediction_key"] = score_column
+    settings = dataclasses.replace(settings, **changes)
+    os.makedirs(out, exist_ok=True)
+    tfma_dir = os.path.join(out, "tfma")
+    run = None
+    if predictions is not None:
+        result = fairness.evaluate_predictions(predictions, output_dir=tfma_dir, **settings.predictions_kwargs())
+        data_info = {"predictions": predictions}
+    else:
+        saved, data, run = _model_paths(model, data)
+        result = fairness.evaluate_saved_model(saved, data, output_dir=tfma_dir, pipeline_options=pipeline_options,
+                                               **settings.saved_model_kwargs())
+        data_info = {"evaluation data": data, "saved model": saved}
+    rows = fairness.metrics_table(result)
+    paths = fairness.write_tables(rows, out)
+    gate_result = settings.gate.check(rows) if settings.gate else None
+    model_info, training, run_data = _run_info(run)
+    model_info = model_info or {"model": model or predictions}
+    title = title or f"Fairness evaluation: {model_info.get('name', model or predictions)}"
+    sections, card_extras, extra_paths = _responsible_sections(
+        out, run, settings, data if predictions is None else None, probes=probes, audits=audits, explain=explain,
+        explain_steps=explain_steps, seed=seed)
+    paths.update(extra_paths)
+    paths["report"] = write_report(os.path.join(out, "report.html"), rows, title=title, gate=settings.gate,
+                                   model_info=model_info, min_slice_size=settings.min_slice_size, sections=sections)
+    card = write_model_card(os.path.join(out, "model_card.md"), model_info=model_info, training=training,
+                            data={**run_data, **data_info}, evaluation_rows=rows, gate=settings.gate,
+                            min_slice_size=settings.min_slice_size, report_path="report.html", **card_extras)
+    paths.update(model_card=card["markdown"], model_card_html=write_card_html(card["markdown"]),
+                 model_card_json=card["json"], tfma=tfma_dir)
+    return rows, gate_result, paths
