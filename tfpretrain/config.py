@@ -16,6 +16,8 @@ from typing import Any, ClassVar, Literal
 
 import yaml
 
+from tfpretrain.errors import UserError
+
 # The shipped YAML configs live beside the package (repository root / configs).
 CONFIGS_DIR = Path(__file__).resolve().parent.parent / "configs"
 MODELS_DIR = CONFIGS_DIR / "models"
@@ -24,7 +26,7 @@ ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_approximate", "rel
 _EXPONENT_FLOAT = re.compile(r"[-+]?\d+(\.\d*)?[eE][-+]?\d+")
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError):
     """A config mistake: `source: key: message` (source is the file name when known)."""
 
     def __init__(self, source: str, key: str, message: str):

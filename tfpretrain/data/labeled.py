@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from tfpretrain.data import features as F
+from tfpretrain.errors import UserError
 
 TEXT, TEXT_PAIR, LABEL = "text", "text_pair", "label"
 _RESERVED = (TEXT, TEXT_PAIR, LABEL)
@@ -43,7 +44,7 @@ _CSV_INT = re.compile(r"[+-]?(0|[1-9]\d*)")
 _CSV_FLOAT = re.compile(r"[+-]?(\d+\.\d*|\.\d+|\d+(\.\d*)?[eE][+-]?\d+|\.\d+[eE][+-]?\d+)")
 
 
-class FinetuneDataError(ValueError):
+class FinetuneDataError(UserError):
     """A source, record or value that cannot be read as a labeled example; names the file, row and column."""
 
 

@@ -8,6 +8,7 @@ import json
 import posixpath
 
 from tfpretrain.data import features as F
+from tfpretrain.errors import UserError
 
 MANIFEST_FILE = "manifest.json"
 FORMAT_VERSION = 1
@@ -23,7 +24,7 @@ REQUIRED_KEYS = (
 )
 
 
-class ManifestError(ValueError):
+class ManifestError(UserError):
     """A manifest that is missing, unreadable, or does not fit the model asked to train on it."""
 
 

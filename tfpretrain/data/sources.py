@@ -11,6 +11,8 @@ import json
 import re
 import unicodedata
 
+from tfpretrain.errors import UserError
+
 SOURCE_TYPES = ("text", "jsonl", "tfds")
 SPLIT_BY = ("line", "blank_line")
 _KEYS = {
@@ -20,7 +22,7 @@ _KEYS = {
 }
 
 
-class CorpusError(ValueError):
+class CorpusError(UserError):
     """A source spec, input file or TFDS dataset that cannot be read as documents."""
 
 

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tfpretrain.data import features as F
+from tfpretrain.errors import UserError
 
 EXPORT_INFO = "tfpretrain_export.json"
 PREDICTION_KEY = "score"
@@ -34,7 +35,7 @@ SIGNATURES = (EXAMPLES_SIGNATURE, TOKENS_SIGNATURE)
 _INFO_KEYS = ("sequence_length", "num_classes", "prediction_key", "label_key", "signatures")
 
 
-class ExportError(ValueError):
+class ExportError(UserError):
     """A model, export directory or export info file that cannot be exported / read."""
 
 

@@ -43,6 +43,7 @@ import numpy as np
 
 from tfpretrain.atomic import write_text
 from tfpretrain.config import ConfigError
+from tfpretrain.errors import UserError
 from tfpretrain.evaluation.fairness.gate import FairnessGate
 from tfpretrain.evaluation.fairness.groups import DEFAULT_TERM_LISTS, GroupSpec, check_unique_columns, load_term_lists
 
@@ -101,7 +102,7 @@ _TFMA_OUTPUTS = re.compile(
 )
 
 
-class EvaluationInputError(ValueError):
+class EvaluationInputError(UserError):
     """A data / model input problem, naming the file and the column (or signature) at fault."""
 
 

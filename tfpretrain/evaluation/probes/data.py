@@ -27,6 +27,8 @@ import os
 import string
 from importlib import resources
 
+from tfpretrain.errors import UserError
+
 PROBES = ("crows_pairs", "stereoset")
 DIRECTIONS = ("stereo", "antistereo")
 GOLD_LABELS = ("stereotype", "anti-stereotype", "unrelated")
@@ -43,7 +45,7 @@ SAMPLES = {
 _PUNCTUATION = str.maketrans("", "", string.punctuation)
 
 
-class ProbeDataError(ValueError):
+class ProbeDataError(UserError):
     """A probe data file problem, naming the file, the row or JSON path, and the column or key."""
 
 
