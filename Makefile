@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 PYTEST_ARGS ?= -n 2 --dist loadfile
 
-.PHONY: install demo test test-tf220 lint bench clean
+.PHONY: install demo test test-fast test-tf220 lint bench clean
 
 install: $(STAMP)
 
@@ -35,6 +35,10 @@ demo: install
 
 test: install
 	$(PY) -m pytest -q $(PYTEST_ARGS) tests
+
+# The inner loop: everything but the end-to-end tier (subprocesses, Beam pipelines, TFMA runs, notebooks).
+test-fast: install
+	$(PY) -m pytest -q $(PYTEST_ARGS) -m "not slow" tests
 
 # tensorflow-tpu stops at 2.20: the core (layers, models, masking) must also run there.
 TF220 := .venv-tf220

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import ROOT
+from tests.support import ROOT, system_tools
 
 TPU_DIR = ROOT / "tpu"
 SCRIPTS = ("create.sh", "setup.sh", "launch.sh", "delete.sh")
@@ -157,9 +157,8 @@ def test_bash_syntax(script):
 
 
 def test_shellcheck_clean():
-    if shutil.which("shellcheck") is None:
-        pytest.skip("shellcheck is not installed")
-    proc = subprocess.run(["shellcheck", "-x", *[str(TPU_DIR / s) for s in SCRIPTS], str(TPU_DIR / "lib.sh")],
+    shellcheck = system_tools.require("shellcheck")
+    proc = subprocess.run([shellcheck, "-x", *[str(TPU_DIR / s) for s in SCRIPTS], str(TPU_DIR / "lib.sh")],
                           capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
