@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tfpretrain.config import ConfigError
-from tfpretrain.evaluation.fairness.gate import FairnessGate, GateFailure, GateSkip
+from tfpretrain.evaluation.fairness.gate import FairnessGate, GateFailure, GateSkip, Unchecked
 
 
 def row(slice_, metric, value, n, threshold=None, note=None):
@@ -93,14 +93,85 @@ def test_gate_reads_csv_strings():
     assert gate.check(nan_rows).failing_slices() == ["gender=male"]
 
 
-def test_gate_table_errors():
+def test_gate_outcomes_and_exit_codes():
     rows = table()
-    with pytest.raises(ValueError, match=r"'equal_opportunity' is not in the metrics table; available: \['auc'"):
-        FairnessGate({"equal_opportunity": 0.1}).check(rows)
-    with pytest.raises(ValueError, match=r"computed at thresholds \[0.25, 0.5\], not at the gate threshold 0.7"):
-        FairnessGate({"false_positive_rate": 0.1}, threshold=0.7).check(rows)
-    with pytest.raises(ValueError, match="no overall slice 'all'"):
-        FairnessGate({"auc": 0.1}, overall_label="all").check(rows)
+    passed = FairnessGate({"false_positive_rate": 0.15}, min_slice_size=100).check(rows)
+    failed = FairnessGate({"false_positive_rate": 0.1}, min_slice_size=100).check(rows)
+    unchecked = FairnessGate({"false_positive_rate": 0.1}, min_slice_size=10_000).check(rows)
+    assert [(r.status, r.passed, r.exit_code) for r in (passed, failed, unchecked)] == [
+        ("pass", True, 0),
+        ("fail", False, 1),
+        ("unchecked", False, 3),
+    ]
+    assert passed.reason is None and failed.reason is None and passed.unchecked == failed.unchecked == ()
+
+
+def _unchecked(gate, rows):
+    result = gate.check(rows)
+    assert (result.status, result.exit_code, result.checked, result.failures) == ("unchecked", 3, 0, ())
+    assert result.message().startswith("fairness gate NOT CHECKED") and result.reason in result.message()
+    return result
+
+
+def test_unchecked_when_every_slice_is_below_min_slice_size():
+    result = _unchecked(FairnessGate({"false_positive_rate": 0.1}, min_slice_size=1000), table())
+    # 5 slices too small, 1 suppressed by TFMA (its note says why).
+    assert result.unchecked == (
+        Unchecked(
+            "false_positive_rate", 0.5, "all 6 slices skipped (5 below min_slice_size=1000, 1 below minimum: 30)"
+        ),
+    )
+    assert len(result.skipped) == 6
+
+
+def test_unchecked_when_the_gated_metric_is_absent():
+    result = _unchecked(FairnessGate({"equal_opportunity": 0.1}), table())
+    (item,) = result.unchecked
+    assert item.metric == "equal_opportunity" and item.threshold is None
+    assert item.reason.startswith("not in the metrics table; available: ['auc', 'example_count'")
+    assert result.message().endswith("equal_opportunity: not in the metrics table; available: "
+                                      "['auc', 'example_count', 'false_negative_rate', 'false_positive_rate']")
+
+
+def test_unchecked_when_the_threshold_was_not_evaluated():
+    result = _unchecked(FairnessGate({"false_positive_rate": 0.1}, threshold=0.7), table())
+    assert result.reason == (
+        "false_positive_rate@0.7: computed at thresholds [0.25, 0.5], not at the gate threshold 0.7"
+    )
+    none = _unchecked(FairnessGate({"false_positive_rate": 0.1}, threshold=None), table())
+    assert "not at the gate threshold None" in none.reason
+
+
+def test_unchecked_without_an_overall_slice_or_other_slices():
+    result = _unchecked(FairnessGate({"auc": 0.1}, overall_label="all"), table())
+    assert "no overall slice 'all'" in result.reason
+    overall_only = [r for r in table() if r["slice"] == "overall"]
+    result = _unchecked(FairnessGate({"auc": 0.1}), overall_only)
+    assert result.reason == "auc: the metrics table has no slices besides 'overall'"
+    assert _unchecked(FairnessGate({"auc": 0.1}), []).unchecked[0].reason == "not in the metrics table; available: []"
+
+
+def test_unchecked_when_values_are_undefined():
+    rows = [row("overall", "false_positive_rate", None, 1000, 0.5)]  # no negatives at all: every FPR undefined
+    rows += [row(f"g={i}", "false_positive_rate", None, 500, 0.5) for i in range(2)]
+    result = _unchecked(FairnessGate({"false_positive_rate": 0.1}), rows)
+    assert result.reason == (
+        "false_positive_rate@0.5: all 2 slices skipped "
+        "(2 undefined value (e.g. no positives/negatives in the slice))"
+    )
+    rows = [row("overall", "auc", None, 1000)] + [row("g=a", "auc", 0.7, 500)]
+    reason = _unchecked(FairnessGate({"auc": 0.1}), rows).reason
+    assert reason == "auc: all 1 slices skipped (1 undefined overall value)"
+
+
+def test_one_unchecked_metric_keeps_the_gate_from_passing():
+    """A misspelled or unmeasurable metric next to a passing one: not a pass. A failure still wins."""
+    result = FairnessGate({"false_positive_rate": 0.15, "false_negative_rte": 0.1}, min_slice_size=100).check(table())
+    assert result.status == "unchecked" and result.exit_code == 3 and result.checked == 3
+    assert [u.metric for u in result.unchecked] == ["false_negative_rte"]
+    result = FairnessGate({"false_positive_rate": 0.1, "false_negative_rte": 0.1}, min_slice_size=100).check(table())
+    assert result.status == "fail" and result.exit_code == 1
+    assert result.message().splitlines()[-1].startswith("  not checked: false_negative_rte: not in the metrics table")
 
 
 @pytest.mark.parametrize(
@@ -153,5 +224,7 @@ def test_gate_matches_an_independent_check(overall, slices, limit, min_size):
     assert {f.slice for f in result.failures} == expected_fail
     assert {s.slice for s in result.skipped} == expected_skip
     assert result.checked == len(slices) - len(expected_skip)
-    assert result.passed == (not expected_fail)
+    checked_any = len(expected_skip) < len(slices)
+    assert result.status == ("fail" if expected_fail else "pass" if checked_any else "unchecked")
+    assert result.exit_code == (1 if expected_fail else 0 if checked_any else 3)
     assert all(math.isclose(f.gap, abs(f.value - overall)) for f in result.failures)

@@ -2,13 +2,18 @@
 
     gate = FairnessGate({"false_positive_rate": 0.1, "false_negative_rate": 0.1}, threshold=0.5, min_slice_size=100)
     result = gate.check(rows)          # rows: fairness.metrics_table(...) or metrics.json / metrics.csv rows
-    if not result.passed:
-        raise SystemExit(result.message())
+    if result.status != "pass":
+        raise SystemExit(result.message())   # exit status: result.exit_code (0 pass, 1 fail, 3 nothing checked)
 
 For every gated metric and every slice, the gap is |slice value - overall value| at the gate's decision threshold
 (metrics without a threshold, e.g. auc, are compared as they are). A gap above `max_gap[metric]` fails. Slices with
 fewer than `min_slice_size` examples, slices TFMA suppressed (its own min_slice_size) and undefined values (e.g. a
 false positive rate on a slice without negatives) are *skipped*, and reported as skipped, never failed.
+
+The gate never passes on nothing. A gated metric with no checked gap (absent from the table, not computed at the
+gate's threshold, no overall value, no slices, or every slice skipped) is *unchecked*, with the reason. The result's
+status is "fail" when any gap is over its limit, else "unchecked" when any gated metric was not checked, else
+"pass"; `exit_code` is 1, 3 and 0 respectively.
 Pure Python: rows may carry numbers or strings (from metrics.csv); None / "" / NaN are missing.
 """
 
@@ -50,18 +55,47 @@ def _fmt_metric(metric: str, threshold: float | None) -> str:
     return metric if threshold is None else f"{metric}@{threshold:g}"
 
 
+PASS, FAIL, UNCHECKED = "pass", "fail", "unchecked"
+EXIT_CODES = {PASS: 0, FAIL: 1, UNCHECKED: 3}
+
+
+class Unchecked(NamedTuple):
+    """A gated metric with no checked gap, and why."""
+
+    metric: str
+    threshold: float | None
+    reason: str
+
+
 @dataclasses.dataclass(frozen=True)
 class GateResult:
-    passed: bool
+    status: str  # PASS, FAIL or UNCHECKED (see the module docstring)
     failures: tuple[GateFailure, ...]
     skipped: tuple[GateSkip, ...]
     checked: int
+    unchecked: tuple[Unchecked, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        return self.status == PASS
+
+    @property
+    def exit_code(self) -> int:
+        """The exit status of `tfpretrain evaluate`: 0 pass, 1 fail, 3 nothing checked for some gated metric."""
+        return EXIT_CODES[self.status]
+
+    @property
+    def reason(self) -> str | None:
+        """Why the gate is unchecked (one clause per unchecked metric); None when every gated metric was checked."""
+        return "; ".join(f"{_fmt_metric(u.metric, u.threshold)}: {u.reason}" for u in self.unchecked) or None
 
     def message(self) -> str:
-        """One line when passing; otherwise one line per failing slice (worst gap first)."""
+        """One line when passing or unchecked; otherwise one line per failing slice (worst gap first)."""
         skipped = f", {len(self.skipped)} skipped" if self.skipped else ""
-        if self.passed:
+        if self.status == PASS:
             return f"fairness gate passed: {self.checked} slice/metric gaps within limits{skipped}"
+        if self.status == UNCHECKED:
+            return f"fairness gate NOT CHECKED ({self.checked} slice/metric gaps checked{skipped}): {self.reason}"
         lines = [
             f"fairness gate FAILED: {len(self.failures)} of {self.checked} slice/metric gaps over the limit{skipped}"
         ]
@@ -71,10 +105,23 @@ class GateResult:
                 f"  {f.slice}: {_fmt_metric(f.metric, f.threshold)} = {f.value:.4f} vs overall {f.overall:.4f} "
                 f"(gap {f.gap:.4f}, n={n})"
             )
+        if self.unchecked:
+            lines.append(f"  not checked: {self.reason}")
         return "\n".join(lines)
 
     def failing_slices(self) -> list[str]:
         return list(dict.fromkeys(f.slice for f in self.failures))
+
+
+def _skip_summary(skips: list[GateSkip]) -> str:
+    """Why every slice of a metric was skipped, e.g. "all 3 slices skipped (2 below min_slice_size=100, ...)"."""
+    reasons: dict[str, int] = {}
+    for skip in skips:
+        reason = skip.reason.split(" < ")[-1] if " < min_slice_size=" in skip.reason else skip.reason
+        reason = f"below {reason}" if reason.startswith("min_slice_size=") else reason
+        reasons[reason] = reasons.get(reason, 0) + 1
+    listed = ", ".join(f"{count} {reason}" for reason, count in reasons.items())
+    return f"all {len(skips)} slices skipped ({listed})"
 
 
 def _number(value: Any) -> float | None:
@@ -154,8 +201,8 @@ class FairnessGate:
     def check(self, rows: Iterable[Mapping[str, Any]]) -> GateResult:
         """Check every (slice, gated metric) of the metrics table; see the module docstring for the rules.
 
-        Raises ValueError (naming what the table has) for a gated metric absent from the rows, a threshold the
-        metric was not computed at, or a table without the overall slice.
+        Never raises on the table's content: a gated metric absent from the rows, a threshold the metric was not
+        computed at, a table without the overall slice or without other slices make that metric unchecked.
         """
         rows = list(rows)
         by_key: dict[tuple[str, str, float | None], Mapping[str, Any]] = {}
@@ -174,18 +221,22 @@ class FairnessGate:
                 sizes[name] = n
             thresholds.setdefault(metric, set()).add(threshold)
             by_key[(name, metric, threshold)] = row
-        if self.overall_label not in slices:
-            raise ValueError(
-                f"metrics table has no overall slice {self.overall_label!r} (slices: {sorted(slices)[:10]})"
-            )
-        metrics = {metric: self._threshold_for(metric, thresholds) for metric in self.max_gap}
+        others = [name for name in slices if name != self.overall_label]
 
-        failures, skipped, checked = [], [], 0
-        for metric, threshold in metrics.items():
+        failures, skipped, unchecked, checked = [], [], [], 0
+        for metric in self.max_gap:
+            threshold, problem = self._threshold_for(metric, thresholds)
+            if problem is None and self.overall_label not in slices:
+                listed = sorted(slices)[:10]
+                problem = f"the metrics table has no overall slice {self.overall_label!r} (slices: {listed})"
+            elif problem is None and not others:
+                problem = f"the metrics table has no slices besides {self.overall_label!r}"
+            if problem is not None:
+                unchecked.append(Unchecked(metric, threshold, problem))
+                continue
             overall = _number(by_key.get((self.overall_label, metric, threshold), {}).get("value"))
-            for name in slices:
-                if name == self.overall_label:
-                    continue
+            metric_skips, metric_checked = [], 0
+            for name in others:
                 row = by_key.get((name, metric, threshold))
                 n = _count(row.get("n")) if row is not None else sizes.get(name)
                 if n is None:
@@ -203,25 +254,29 @@ class FairnessGate:
                 elif overall is None:
                     reason = "undefined overall value"
                 if reason is not None:
-                    skipped.append(GateSkip(name, metric, threshold, n, reason))
+                    metric_skips.append(GateSkip(name, metric, threshold, n, reason))
                     continue
-                checked += 1
+                metric_checked += 1
                 gap = abs(value - overall)
                 if gap > self.max_gap[metric] + _GAP_TOLERANCE:
                     failures.append(GateFailure(name, metric, threshold, value, overall, gap, n))
-        return GateResult(not failures, tuple(failures), tuple(skipped), checked)
+            if not metric_checked:
+                unchecked.append(Unchecked(metric, threshold, _skip_summary(metric_skips)))
+            skipped += metric_skips
+            checked += metric_checked
+        status = FAIL if failures else UNCHECKED if unchecked else PASS
+        return GateResult(status, tuple(failures), tuple(skipped), checked, tuple(unchecked))
 
-    def _threshold_for(self, metric: str, thresholds: Mapping[str, set]) -> float | None:
+    def _threshold_for(self, metric: str, thresholds: Mapping[str, set]) -> tuple[float | None, str | None]:
+        """(the threshold to check `metric` at, None) or (the gate's threshold, why it cannot be checked)."""
         if metric not in thresholds:
-            raise ValueError(f"gate metric {metric!r} is not in the metrics table; available: {sorted(thresholds)}")
+            return None, f"not in the metrics table; available: {sorted(thresholds)}"
         available = thresholds[metric]
         if available == {None}:
-            return None
+            return None, None
         if self.threshold is not None:
             for t in available:
                 if t is not None and abs(t - self.threshold) <= _THRESHOLD_TOLERANCE:
-                    return t
+                    return t, None
         listed = sorted(t for t in available if t is not None)
-        raise ValueError(
-            f"gate metric {metric!r} was computed at thresholds {listed}, not at the gate threshold {self.threshold!r}"
-        )
+        return self.threshold, f"computed at thresholds {listed}, not at the gate threshold {self.threshold!r}"
