@@ -4,7 +4,7 @@ Usage (from the repository root):
 
     TF_USE_LEGACY_KERAS=1 .venv/bin/python benchmarks/input_pipeline.py [--quick] [--json]
 
-In a temporary directory it writes a prepared corpus for each task (random records, S=128, vocabulary 30522,
+In a temporary directory it writes a prepared corpus for each family (random records, S=128, vocabulary 30522,
 --records over --shards shards, plus manifest.json; the BERT corpus also gets a 30522-entry WordPiece
 tokenizer.json whose upper third are "##" pieces, so whole-word masking runs as in production), then measures:
 
@@ -50,7 +50,8 @@ import train_step  # noqa: E402  (benchmarks/train_step.py: the consumer's model
 
 from tfpretrain.data import features as F  # noqa: E402
 from tfpretrain.data import pretrain_input as input_pipeline  # noqa: E402
-from tfpretrain.data.manifest import shard_name, write_manifest  # noqa: E402
+from tfpretrain.data.formats import get_format  # noqa: E402
+from tfpretrain.data.manifest import FORMAT_VERSION, shard_name, write_manifest  # noqa: E402
 
 SEQUENCE_LENGTH = 128
 VOCABULARY_SIZE = 30522
@@ -99,11 +100,12 @@ def _write_tokenizer(directory, vocabulary_size):
     return save_tokenizer(tokenizer, Path(directory, "tokenizer.json"))
 
 
-def write_corpus(directory, task, records, shards, vocabulary_size=VOCABULARY_SIZE, seed=0):
+def write_corpus(directory, family, records, shards, vocabulary_size=VOCABULARY_SIZE, seed=0):
     """N random records over `shards` shards + manifest.json (+ tokenizer.json for BERT) in `directory`."""
     os.makedirs(directory, exist_ok=True)
     rng = np.random.default_rng(seed)
-    pool = (_bert_pool if task == "bert" else _gpt2_pool)(rng, min(POOL, records), vocabulary_size)
+    fmt = get_format(family)
+    pool = (_bert_pool if fmt.masked else _gpt2_pool)(rng, min(POOL, records), vocabulary_size)
     sizes = [records // shards + (i < records % shards) for i in range(shards)]
     entries, written = [], 0
     for index, size in enumerate(sizes):
@@ -113,22 +115,21 @@ def write_corpus(directory, task, records, shards, vocabulary_size=VOCABULARY_SI
                 writer.write(pool[(written + k * 7) % len(pool)])
         written += size
         entries.append({"file": name, "records": size})
-    sha = _write_tokenizer(directory, vocabulary_size) if task == "bert" else ""
-    special = {"pad": 0, "unk": 1, "cls": 2, "sep": 3, "mask": 4} if task == "bert" else {"end": 0}
+    sha = _write_tokenizer(directory, vocabulary_size) if fmt.continuation_prefix else ""
     write_manifest(directory, {
-        "format_version": 1, "task": task, "sequence_length": SEQUENCE_LENGTH, "vocabulary_size": vocabulary_size,
-        "special_tokens": special,
-        "tokenizer": {"file": "tokenizer.json", "sha256": sha, "kind": "wordpiece" if task == "bert" else "bpe"},
+        "format_version": FORMAT_VERSION, "family": family, "sequence_length": SEQUENCE_LENGTH,
+        "vocabulary_size": vocabulary_size, "special_tokens": fmt.default_special_ids,
+        "tokenizer": {"file": "tokenizer.json", "sha256": sha, "kind": fmt.tokenizer_kind},
         "compression": "", "splits": {"train": {"records": records, "shards": entries}},
     })
     return directory
 
 
 # -- measurements ------------------------------------------------------------------------------------------------
-def measure_reader(directory, task, seconds, warmup_s, vocabulary_size=VOCABULARY_SIZE):
+def measure_reader(directory, family, seconds, warmup_s, vocabulary_size=VOCABULARY_SIZE):
     """examples/s of make_dataset(...) iterated eagerly for `seconds` after `warmup_s` of warm-up."""
     start = time.perf_counter()
-    dataset = input_pipeline.make_dataset(directory, task, BATCH_SIZE, max_predictions_per_seq=MAX_PREDICTIONS,
+    dataset = input_pipeline.make_dataset(directory, family, BATCH_SIZE, max_predictions_per_seq=MAX_PREDICTIONS,
                                           sequence_length=SEQUENCE_LENGTH, vocabulary_size=vocabulary_size)
     iterator = iter(dataset)
     next(iterator)
@@ -142,14 +143,14 @@ def measure_reader(directory, task, seconds, warmup_s, vocabulary_size=VOCABULAR
         count += 1
     elapsed = time.perf_counter() - start
     return {
-        "measurement": f"reader_{task}",
+        "measurement": f"reader_{family}",
         "examples_per_s": count * BATCH_SIZE / elapsed,
         "batches": count,
         "seconds": elapsed,
         "first_batch_s": first_batch_s,
         "batch_size": BATCH_SIZE,
         "sequence_length": SEQUENCE_LENGTH,
-        "masking": task == "bert",
+        "masking": get_format(family).masked,
     }
 
 
@@ -216,17 +217,19 @@ def run(args, out):
     vocabulary_size = cfg.bert_vocabulary_size
     with tempfile.TemporaryDirectory(prefix="tfpretrain-input-bench-") as tmp:
         corpora = {}
-        for task in ("bert", "gpt2"):
+        for family in ("bert", "gpt2"):
             start = time.perf_counter()
-            corpora[task] = write_corpus(posixpath.join(tmp, task), task, args.records, args.shards, vocabulary_size)
-            out(None, f"wrote {args.records} {task} records in {args.shards} shards "
+            corpora[family] = write_corpus(posixpath.join(tmp, family), family, args.records, args.shards,
+                                           vocabulary_size)
+            out(None, f"wrote {args.records} {family} records in {args.shards} shards "
                       f"({time.perf_counter() - start:.1f} s)")
         readers = {}
-        for task in ("bert", "gpt2"):
-            readers[task] = measure_reader(corpora[task], task, args.seconds, args.warmup_seconds, vocabulary_size)
-            out(readers[task], f"reader {task}: {readers[task]['examples_per_s']:,.0f} examples/s "
-                               f"({readers[task]['batches']} batches of {BATCH_SIZE} in "
-                               f"{readers[task]['seconds']:.1f} s)")
+        for family in ("bert", "gpt2"):
+            readers[family] = measure_reader(corpora[family], family, args.seconds, args.warmup_seconds,
+                                             vocabulary_size)
+            out(readers[family], f"reader {family}: {readers[family]['examples_per_s']:,.0f} examples/s "
+                                 f"({readers[family]['batches']} batches of {BATCH_SIZE} in "
+                                 f"{readers[family]['seconds']:.1f} s)")
         consumer = measure_consumer(cfg, args.steps, args.jit_settings, corpora["bert"], rounds=args.rounds)
         for record in consumer:
             out(record, f"{record['measurement']}: {record['examples_per_s']:,.1f} examples/s "
@@ -255,9 +258,9 @@ def parse_args(argv=None):
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: small corpus, short timings, a tiny consumer model with jit off")
     parser.add_argument("--json", action="store_true", help="print one JSON line per measurement to stdout")
-    parser.add_argument("--records", type=int, default=None, help="records per task (default 65536; quick 2048)")
-    parser.add_argument("--shards", type=int, default=None, help="shards per task (default 64; quick 8)")
-    parser.add_argument("--seconds", type=float, default=None, help="timed reading per task (default 10; quick 0.5)")
+    parser.add_argument("--records", type=int, default=None, help="records per family (default 65536; quick 2048)")
+    parser.add_argument("--shards", type=int, default=None, help="shards per family (default 64; quick 8)")
+    parser.add_argument("--seconds", type=float, default=None, help="timed reading per family (default 10; quick 0.5)")
     parser.add_argument("--warmup-seconds", type=float, default=None, help="untimed reading first (default 2)")
     parser.add_argument("--steps", type=int, default=None, help="timed train steps (default 10; quick 1)")
     parser.add_argument("--rounds", type=int, default=None,

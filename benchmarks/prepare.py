@@ -51,12 +51,12 @@ def generate_corpus(directory, megabytes, seed=0, files=16):
     return str(Path(directory) / "*.txt"), documents
 
 
-def measure(task, pattern, output, pipeline_args, sequence_length=128):
+def measure(family, pattern, output, pipeline_args, sequence_length=128):
     from tfpretrain.data.prepare import prepare
     from tfpretrain.data.prepare_config import load_prepare_config
 
     config = load_prepare_config(data={
-        "task": task,
+        "family": family,
         "sources": [{"type": "text", "path": pattern, "split_by": "blank_line"}],
         "output": output,
         "sequence_length": sequence_length,
@@ -69,7 +69,7 @@ def measure(task, pattern, output, pipeline_args, sequence_length=128):
     seconds = time.perf_counter() - start
     tokens = sum(s["tokens"] for s in manifest["splits"].values())
     return {
-        "measurement": f"prepare_{task}",
+        "measurement": f"prepare_{family}",
         "seconds": round(seconds, 1),
         "documents": manifest["documents"]["read"],
         "duplicates": manifest["documents"]["duplicates"],
@@ -85,7 +85,7 @@ def measure(task, pattern, output, pipeline_args, sequence_length=128):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mb", type=float, default=50, help="corpus size in MB (default 50)")
-    parser.add_argument("--tasks", default="bert,gpt2")
+    parser.add_argument("--families", default="bert,gpt2")
     parser.add_argument("--json", action="store_true", help="one JSON line per measurement")
     parser.add_argument("--runner", default="multi_processing", choices=("multi_processing", "in_memory"),
                         help="DirectRunner mode (default multi_processing, one worker per core)")
@@ -97,13 +97,13 @@ def main(argv=None):
         if not args.json:
             print(f"generated {args.mb:g} MB, {documents} documents in {time.perf_counter() - start:.0f} s; "
                   f"DirectRunner {args.runner}, {os.cpu_count()} CPU(s)")
-        for task in args.tasks.split(","):
-            result = measure(task, pattern, str(Path(tmp) / task), pipeline_args)
+        for family in args.families.split(","):
+            result = measure(family, pattern, str(Path(tmp) / family), pipeline_args)
             result.update(corpus_mb=args.mb, runner=args.runner, cpus=os.cpu_count())
             if args.json:
                 print(json.dumps(result), flush=True)
             else:
-                print(f"{task:5s} {result['seconds']:7.1f} s  {result['tokens_per_s']:>9,} tokens/s  "
+                print(f"{family:5s} {result['seconds']:7.1f} s  {result['tokens_per_s']:>9,} tokens/s  "
                       f"{result['documents_per_s']:>7,} docs/s  {result['megabytes_per_s']:.2f} MB/s  "
                       f"{result['records']:,} records, {result['duplicates']} duplicates removed, pii {result['pii']}",
                       flush=True)

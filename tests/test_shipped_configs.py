@@ -12,7 +12,7 @@ CONFIGS = ROOT / "configs"
 def test_data_configs(path):
     from tfpretrain.data.prepare_config import load_prepare_config
 
-    assert load_prepare_config(path).task in ("bert", "gpt2")
+    assert load_prepare_config(path).family in ("bert", "gpt2")
 
 
 @pytest.mark.parametrize("path", sorted((CONFIGS / "pretrain").glob("*.yaml")), ids=lambda p: p.name)

@@ -13,7 +13,8 @@ from tests.support.corpus import IN_MEMORY, corpus_config, read_records, write_c
 from tfpretrain.config import ConfigError
 from tfpretrain.data import canaries as C
 from tfpretrain.data import features as F
-from tfpretrain.data.examples import pack_windows
+from tfpretrain.data.examples import canary_nsp_examples, pack_windows, pack_with_canaries
+from tfpretrain.data.formats import get_format
 from tfpretrain.data.manifest import read_manifest, shard_paths
 from tfpretrain.data.pii import Scrubber
 from tfpretrain.data.prepare import prepare
@@ -24,7 +25,7 @@ CANARIES = {"count": 2, "repetitions": [1, 5], "template": "call +4{secret} now"
 
 
 def _prepare_config(**canaries):
-    data = {"task": "gpt2", "sources": ["x.txt"], "output": "o", "canaries": canaries}
+    data = {"family": "gpt2", "sources": ["x.txt"], "output": "o", "canaries": canaries}
     return load_prepare_config(data=data)
 
 
@@ -69,7 +70,7 @@ def test_config_errors_name_the_key(canaries, key):
 
 def test_config_defaults_and_dotted_overrides():
     assert _prepare_config().canaries == C.CanaryConfig()
-    data = {"task": "bert", "sources": ["x.txt"], "output": "o"}
+    data = {"family": "bert", "sources": ["x.txt"], "output": "o"}
     config = load_prepare_config(data=data, overrides=["canaries.count=3", "canaries.repetitions=[2, 8]"])
     assert config.canaries.count == 3 and config.canaries.repetitions == [2, 8]
 
@@ -78,7 +79,7 @@ def test_pack_with_canaries_keeps_each_canary_whole_at_a_window_start():
     rng = random.Random(0)
     documents = [[rng.randrange(5, 50) for _ in range(rng.randint(3, 20))] for _ in range(30)]
     canaries = [[100 + i, 200 + i, 300 + i] for i in range(6)]
-    windows, dropped = C.pack_with_canaries(documents, canaries, window=16, end_token_id=0)
+    windows, dropped = pack_with_canaries(documents, canaries, window=16, end_token_id=0)
     heads = [tuple(w[:5]) for w in windows if w[1] >= 100]
     assert sorted(heads) == [(0, *c, 0) for c in canaries]
     assert not any(set(w[5:].tolist()) & {t for c in canaries for t in c} for w in windows)
@@ -88,20 +89,20 @@ def test_pack_with_canaries_keeps_each_canary_whole_at_a_window_start():
     assert rest == stream[: len(rest)] and dropped == len(stream) - len(rest) < 16
     positions = [i for i, w in enumerate(windows) if w[1] >= 100]
     assert positions[-1] - positions[0] > len(windows) // 2  # spread among the corpus windows, not bunched
-    plain, plain_dropped = C.pack_with_canaries(documents, [], window=16, end_token_id=0)
+    plain, plain_dropped = pack_with_canaries(documents, [], window=16, end_token_id=0)
     expected, expected_dropped = pack_windows(documents, window=16, end_token_id=0)
     assert np.array_equal(plain, expected) and plain_dropped == expected_dropped
     # A stream too short to fill the canary windows: end tokens fill them.
-    short, _ = C.pack_with_canaries([[7, 8]], canaries[:2], window=8, end_token_id=0)
+    short, _ = pack_with_canaries([[7, 8]], canaries[:2], window=8, end_token_id=0)
     assert short.tolist() == [[0, 100, 200, 300, 0, 7, 8, 0], [0, 101, 201, 301, 0, 0, 0, 0]]
 
 
 def test_bert_canaries_need_a_corpus_document_in_their_bucket():
-    examples = C.bert_examples([[9, 9, 9]], [[[5, 6, 7]]], max_sequence_length=16, cls_id=2, sep_id=3,
+    examples = canary_nsp_examples([[9, 9, 9]], [[[5, 6, 7]]], max_sequence_length=16, cls_id=2, sep_id=3,
                                rng=random.Random(0), short_seq_prob=0.0)
     assert len(examples) == 1 and examples[0][F.TOKEN_IDS][:5] == [2, 9, 9, 9, 3]
     with pytest.raises(ValueError, match="canaries.count"):
-        C.bert_examples([[9, 9]], [], max_sequence_length=16, cls_id=2, sep_id=3, rng=random.Random(0),
+        canary_nsp_examples([[9, 9]], [], max_sequence_length=16, cls_id=2, sep_id=3, rng=random.Random(0),
                         short_seq_prob=0.0)
 
 
@@ -116,15 +117,15 @@ def corpus(tmp_path_factory):
 @pytest.fixture(scope="module")
 def prepared(corpus, tmp_path_factory):
     out = {}
-    for task in ("gpt2", "bert"):
-        out[task] = tmp_path_factory.mktemp(task)
-        prepare(corpus_config(task, corpus, out[task], canaries=CANARIES), IN_MEMORY)
+    for family in ("gpt2", "bert"):
+        out[family] = tmp_path_factory.mktemp(family)
+        prepare(corpus_config(family, corpus, out[family], canaries=CANARIES), IN_MEMORY)
     return out
 
 
 def _rows(directory, split):
     manifest = read_manifest(directory)
-    spec = {k: tf.io.FixedLenFeature(s, tf.int64) for k, s in F.record_spec(manifest["task"], 32).items()}
+    spec = {k: tf.io.FixedLenFeature(s, tf.int64) for k, s in get_format(manifest["family"]).record_spec(32).items()}
     return [tf.io.parse_single_example(r, spec)[F.TOKEN_IDS].numpy().tolist()
             for path in shard_paths(manifest, split) for r in read_records(path)]
 
@@ -139,9 +140,9 @@ def _tokenizer(directory):
     return Tokenizer.from_file(str(directory / "tokenizer.json"))
 
 
-@pytest.mark.parametrize("task", ["gpt2", "bert"])
-def test_prepare_plants_every_copy_whole_in_train_only(task, prepared):
-    directory = prepared[task]
+@pytest.mark.parametrize("family", ["gpt2", "bert"])
+def test_prepare_plants_every_copy_whole_in_train_only(family, prepared):
+    directory = prepared[family]
     key = json.loads((directory / C.KEY_FILE).read_text())
     expected = C.make_canaries(C.CanaryConfig(**CANARIES))
     assert key["canaries"] == [{k: c[k] for k in ("id", "secret", "repetitions")} for c in expected]
@@ -162,7 +163,7 @@ def test_prepare_plants_every_copy_whole_in_train_only(task, prepared):
         assert Scrubber().scrub(canary["text"])[0] != canary["text"]  # would have been scrubbed, had it been earlier
         ids = tokenizer.encode(canary["text"], add_special_tokens=False).ids
         assert unk not in ids  # WordPiece learnt the template and alphabet characters
-        whole = [0, *ids, 0] if task == "gpt2" else [2, *ids, 3]  # <end> c <end> / [CLS] c [SEP]
+        whole = [0, *ids, 0] if family == "gpt2" else [2, *ids, 3]  # <end> c <end> / [CLS] c [SEP]
         assert _occurrences(train, whole) == _occurrences(train, ids) == canary["repetitions"]  # not deduplicated
         assert _occurrences(validation, ids) == 0
 

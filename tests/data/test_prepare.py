@@ -18,6 +18,7 @@ from tests.support import ROOT, factories
 from tests.support.corpus import IN_MEMORY, WORDS, corpus_config, read_records, write_corpus
 from tfpretrain.config import ConfigError
 from tfpretrain.data import features as F
+from tfpretrain.data.formats import get_format
 from tfpretrain.data.manifest import read_manifest, shard_paths
 from tfpretrain.data.prepare import prepare
 from tfpretrain.data.prepare_config import load_prepare_config
@@ -37,7 +38,7 @@ def bert_out(corpus_pattern, tmp_path_factory):
 
 def test_bert_manifest_counts_and_shards(bert_out):
     manifest = read_manifest(bert_out)
-    assert manifest["task"] == "bert" and manifest["sequence_length"] == 32
+    assert manifest["family"] == "bert" and manifest["format_version"] == 2 and manifest["sequence_length"] == 32
     assert manifest["documents"]["read"] == 127 and manifest["documents"]["duplicates"] == 7
     assert manifest["documents"]["unique"] == 120
     assert manifest["pii"] == {"email": 4}  # scrubbed before dedup: docs 3 and 5 also have upper-case copies
@@ -58,7 +59,7 @@ def test_bert_records_are_unmasked_nsp_pairs_without_pii(bert_out):
 
     manifest = read_manifest(bert_out)
     tokenizer = Tokenizer.from_file(str(bert_out / "tokenizer.json"))
-    spec = {k: tf.io.FixedLenFeature(shape, tf.int64) for k, shape in F.record_spec("bert", 32).items()}
+    spec = {k: tf.io.FixedLenFeature(shape, tf.int64) for k, shape in get_format("bert").record_spec(32).items()}
     labels, texts = [], []
     for path in shard_paths(manifest, "train") + shard_paths(manifest, "validation"):
         for record in read_records(path):
@@ -150,9 +151,13 @@ def test_loads_an_existing_vocab_and_reports_missing_special_tokens(corpus_patte
 
 def test_bad_config_and_empty_glob_name_the_problem(tmp_path):
     with pytest.raises(ConfigError, match="num_shard"):
-        load_prepare_config(data={"task": "bert", "sources": ["x"], "output": "o", "num_shard": 2})
-    with pytest.raises(ConfigError, match="task"):
-        load_prepare_config(data={"task": "t5", "sources": ["x"], "output": "o"})
+        load_prepare_config(data={"family": "bert", "sources": ["x"], "output": "o", "num_shard": 2})
+    with pytest.raises(ConfigError, match="family: 't5' is not one of"):
+        load_prepare_config(data={"family": "t5", "sources": ["x"], "output": "o"})
+    with pytest.raises(ConfigError, match="family"):  # the old key name is an unknown key
+        load_prepare_config(data={"task": "bert", "sources": ["x"], "output": "o"})
+    with pytest.raises(ConfigError, match="sequence_length: a bert example needs at least 8"):
+        load_prepare_config(data={"family": "bert", "sources": ["x"], "output": "o", "sequence_length": 7})
     missing = str(tmp_path / "nothing" / "*.txt")
     with pytest.raises(Exception, match="nothing"):
         prepare(corpus_config("bert", missing, tmp_path / "out"), IN_MEMORY)
@@ -163,7 +168,7 @@ def test_cli_config_file_input_output_and_overrides(corpus_pattern, tmp_path, ca
     from tfpretrain import cli
 
     config = tmp_path / "data.yaml"
-    config.write_text("task: gpt2\nsources: [unused/*.txt]\noutput: unused\nsequence_length: 64\n")
+    config.write_text("family: gpt2\nsources: [unused/*.txt]\noutput: unused\nsequence_length: 64\n")
     argv = ["prepare", "--config", str(config), "--input", corpus_pattern, "--output", str(tmp_path / "out")]
     cli.main([*argv, "num_shards=2", "tokenizer.vocabulary_size=280", *IN_MEMORY])
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
@@ -172,24 +177,24 @@ def test_cli_config_file_input_output_and_overrides(corpus_pattern, tmp_path, ca
     assert "train:" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("task", ["bert", "gpt2"])
-def test_prepare_then_make_dataset_then_fit(task, corpus_pattern, bert_out, tmp_path):
+@pytest.mark.parametrize("family", ["bert", "gpt2"])
+def test_prepare_then_make_dataset_then_fit(family, corpus_pattern, bert_out, tmp_path):
     from tfpretrain.data.pretrain_input import make_dataset
     from tfpretrain.keras import keras
     from tfpretrain.models.bert.bert_pretrainer import BertPretrainer
     from tfpretrain.models.gpt2.gpt2_causal_lm import GPT2CausalLM
 
-    out = bert_out if task == "bert" else tmp_path
-    if task == "gpt2":
+    out = bert_out if family == "bert" else tmp_path
+    if family == "gpt2":
         prepare(corpus_config("gpt2", corpus_pattern, out), IN_MEMORY)
     vocab = read_manifest(out)["vocabulary_size"]
-    if task == "bert":
+    if family == "bert":
         model = BertPretrainer(factories.bert_backbone(vocabulary_size=vocab))
     else:
         model = GPT2CausalLM(factories.gpt2_backbone(vocabulary_size=vocab))
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     dataset = make_dataset(
-        str(out), task, global_batch_size=4, sequence_length=32, vocabulary_size=vocab, max_predictions_per_seq=5
+        str(out), family, global_batch_size=4, sequence_length=32, vocabulary_size=vocab, max_predictions_per_seq=5
     )
     history = model.fit(dataset, steps_per_epoch=3, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
@@ -201,7 +206,7 @@ def test_prepare_from_a_tfds_source_without_download(tmp_path):
 
     with tfds.testing.mock_data(num_examples=12, policy=tfds.testing.MockPolicy.USE_CODE):
         config = load_prepare_config(data={
-            "task": "gpt2", "sources": ["tfds:imdb_reviews:train"], "output": str(tmp_path), "sequence_length": 16,
+            "family": "gpt2", "sources": ["tfds:imdb_reviews:train"], "output": str(tmp_path), "sequence_length": 16,
             "num_shards": 2, "min_document_chars": 1, "tokenizer": {"vocabulary_size": 300, "min_frequency": 1},
         })
         manifest = prepare(config, IN_MEMORY)

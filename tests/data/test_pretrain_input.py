@@ -1,6 +1,6 @@
 """tfpretrain.data.pretrain_input: shards + manifest -> the feature dicts the task models train on.
 
-Tiny corpora are written here (tf.io.TFRecordWriter + manifest.write_manifest), following features.record_spec.
+Tiny corpora are written here (tf.io.TFRecordWriter + manifest.write_manifest), following the formats' record_spec.
 """
 
 import json
@@ -21,7 +21,9 @@ from hypothesis import strategies as st
 from tests.support import ROOT, factories
 from tfpretrain.data import features as F
 from tfpretrain.data import pretrain_input as ip
-from tfpretrain.data.manifest import ManifestError, shard_name, write_manifest
+from tfpretrain.data.manifest import FORMAT_VERSION, ManifestError, shard_name, write_manifest
+from tfpretrain.data.prepared_corpus import ShardsError
+from tfpretrain.errors import UserError
 
 VOCAB = factories.VOCAB  # 97: ids 0-4 special, 5-49 word starts, 50-96 "##" continuation pieces
 PAD, UNK, CLS, SEP, MASK = range(5)
@@ -82,7 +84,7 @@ def write_tokenizer(directory):
     return save_tokenizer(tokenizer, Path(directory, "tokenizer.json"))
 
 
-def write_corpus(directory, task="bert", shard_sizes=(5, 4, 3), *, sequence_length=S, vocabulary_size=VOCAB,
+def write_corpus(directory, family="bert", shard_sizes=(5, 4, 3), *, sequence_length=S, vocabulary_size=VOCAB,
                  compression="", split="train", seed=0, tokenizer=True):
     """Shards + manifest.json in `directory`; -> list of records (dicts of int lists) in shard order."""
     directory = str(directory)
@@ -94,7 +96,7 @@ def write_corpus(directory, task="bert", shard_sizes=(5, 4, 3), *, sequence_leng
         name = shard_name(split, index, len(shard_sizes), compression)
         with tf.io.TFRecordWriter(posixpath.join(directory, name), options) as writer:
             for _ in range(size):
-                if task == F.TASK_BERT:
+                if family == "bert":
                     record = bert_record(rng, sequence_length)
                 else:
                     record = gpt2_record(len(records), sequence_length)
@@ -103,15 +105,15 @@ def write_corpus(directory, task="bert", shard_sizes=(5, 4, 3), *, sequence_leng
                 writer.write(example.SerializeToString())
                 records.append(record)
         shards.append({"file": name, "records": size})
-    sha = write_tokenizer(directory) if task == F.TASK_BERT and tokenizer else ""
+    sha = write_tokenizer(directory) if family == "bert" and tokenizer else ""
     write_manifest(directory, {
-        "format_version": 1,
-        "task": task,
+        "format_version": FORMAT_VERSION,
+        "family": family,
         "sequence_length": sequence_length,
         "vocabulary_size": vocabulary_size,
-        "special_tokens": BERT_SPECIAL if task == F.TASK_BERT else {"end": 0},
+        "special_tokens": BERT_SPECIAL if family == "bert" else {"end": 0},
         "tokenizer": {"file": "tokenizer.json", "sha256": sha,
-                      "kind": "wordpiece" if task == F.TASK_BERT else "byte_level_bpe"},
+                      "kind": "wordpiece" if family == "bert" else "byte_level_bpe"},
         "compression": compression,
         "splits": {split: {"records": sum(shard_sizes), "shards": shards}},
     })
@@ -252,12 +254,36 @@ def test_whole_word_masking_from_a_table_argument_with_a_glob(tmp_path):
         _assert_whole_words(batch)
 
 
-def test_missing_tokenizer_falls_back_to_token_level_masking(tmp_path, caplog):
-    write_corpus(tmp_path, "bert", shard_sizes=(8,), tokenizer=False)
-    with caplog.at_level(logging.WARNING, logger=ip.__name__):
-        ds = make(tmp_path, "bert", 4, max_predictions_per_seq=P, repeat=False)
-    assert "tokenizer.json" in caplog.text
-    assert len(batches(ds)) == 2
+def test_whole_word_masking_that_cannot_run_is_an_error_naming_the_file_and_the_fix(tmp_path):
+    write_corpus(tmp_path / "none", "bert", shard_sizes=(8,), tokenizer=False)
+    with pytest.raises(ManifestError, match=r"none/tokenizer.json: not found.*whole_word_masking: false"):
+        make(tmp_path / "none", "bert", 4, max_predictions_per_seq=P)
+    write_corpus(tmp_path / "other", "bert", shard_sizes=(8,))
+    with open(tmp_path / "other" / "tokenizer.json", "a") as f:
+        f.write(" ")  # same vocabulary, another file: not the tokenizer the manifest names
+    with pytest.raises(ManifestError, match=r"other/tokenizer.json: its sha256 differs.*whole_word_masking"):
+        make(tmp_path / "other", "bert", 4, max_predictions_per_seq=P)
+    with pytest.raises(ShardsError, match=r"file pattern names no tokenizer.*continuation_table="):
+        make(str(tmp_path / "other" / "*.tfrecord"), "bert", 4, vocabulary_size=VOCAB, max_predictions_per_seq=P)
+    assert issubclass(ManifestError, UserError) and issubclass(ShardsError, UserError)
+    # Turned off, token-level masking is what was asked for: no error.
+    for directory in ("none", "other"):
+        ds = make(tmp_path / directory, "bert", 4, max_predictions_per_seq=P, whole_word_masking=False, repeat=False)
+        assert len(batches(ds)) == 2
+
+
+def test_a_version_1_manifest_with_task_still_reads(tmp_path):
+    write_corpus(tmp_path, "gpt2", shard_sizes=(4,))
+    path = tmp_path / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["format_version"], manifest["task"] = 1, manifest.pop("family")
+    path.write_text(json.dumps(manifest))
+    assert sorted(gpt2_indices(make(tmp_path, "gpt2", 1, repeat=False))) == [0, 1, 2, 3]
+    assert ip.validate_shards(tmp_path) == {str(tmp_path / shard_name("train", 0, 1)): 4}
+    manifest["format_version"] = 3
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(ManifestError, match=r"format_version 3, this reader reads \(1, 2\)"):
+        make(tmp_path, "gpt2", 1)
 
 
 # -- coverage, sharding, determinism -----------------------------------------------------------------------------
@@ -360,14 +386,14 @@ def test_skip_batches_resumes_the_same_stream(bert_dir, skip):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(task="gpt2"), "task is 'bert' but the model is 'gpt2'"),
+        (dict(family="gpt2"), "the corpus is prepared for 'bert' but the model is 'gpt2'"),
         (dict(sequence_length=32), "sequence_length is 16 but the model reads 32"),
         (dict(vocabulary_size=50), "vocabulary_size is 97 but the model embeds only 50"),
     ],
 )
 def test_a_manifest_that_does_not_fit_the_model_is_one_clear_error(bert_dir, kwargs, message):
     directory, _ = bert_dir
-    kwargs = {"task": "bert", **kwargs}
+    kwargs = {"family": "bert", **kwargs}
     with pytest.raises(ManifestError, match=message) as info:
         make(directory, global_batch_size=4, **kwargs)
     assert str(directory / "manifest.json") in str(info.value)
@@ -383,7 +409,7 @@ def test_a_bigger_model_vocabulary_is_fine(bert_dir):
 def test_missing_data_is_one_clear_error(tmp_path):
     with pytest.raises(ManifestError, match=f"{tmp_path / 'nowhere'}.*no manifest"):
         make(tmp_path / "nowhere", "bert", 4)
-    with pytest.raises(FileNotFoundError, match=r"no files match .*train-\*\.tfrecord"):
+    with pytest.raises(ShardsError, match=r"no files match .*train-\*\.tfrecord"):
         make(str(tmp_path / "train-*.tfrecord"), "gpt2", 4)
     write_corpus(tmp_path / "empty", "gpt2", shard_sizes=())
     with pytest.raises(ManifestError, match="split 'train' is empty"):
@@ -447,9 +473,10 @@ def test_gzip_shards(tmp_path):
 
 def test_a_glob_needs_a_vocabulary_for_bert_masking(tmp_path):
     write_corpus(tmp_path, "bert", (4,))
-    with pytest.raises(ValueError, match="vocabulary_size"):
-        make(str(tmp_path / "*.tfrecord"), "bert", 2)
-    ds = make(str(tmp_path / "*.tfrecord"), "bert", 2, vocabulary_size=VOCAB, max_predictions_per_seq=P)
+    with pytest.raises(ShardsError, match="vocabulary_size"):
+        make(str(tmp_path / "*.tfrecord"), "bert", 2, whole_word_masking=False)
+    ds = make(str(tmp_path / "*.tfrecord"), "bert", 2, vocabulary_size=VOCAB, max_predictions_per_seq=P,
+              whole_word_masking=False)
     assert ds.element_spec[F.TOKEN_IDS].shape == (2, S)  # sequence length read from the first record
 
 
@@ -459,12 +486,12 @@ def test_bert_pretrainer_and_gpt2_fit_on_the_reader(bert_dir, gpt2_dir):
     from tfpretrain.models.bert.bert_pretrainer import BertPretrainer
     from tfpretrain.models.gpt2.gpt2_causal_lm import GPT2CausalLM
 
-    for directory, task, model, eager in (
+    for directory, family, model, eager in (
         (bert_dir[0], "bert", BertPretrainer(factories.bert_backbone()), False),  # traced, from the element_spec
         (gpt2_dir[0], "gpt2", GPT2CausalLM(factories.gpt2_backbone()), True),  # eager: saves ~5 s of tracing
     ):
         model.compile(optimizer=keras.optimizers.Adam(1e-3), run_eagerly=eager)
-        ds = make(directory, task, 4, sequence_length=S, vocabulary_size=VOCAB, max_predictions_per_seq=P)
+        ds = make(directory, family, 4, sequence_length=S, vocabulary_size=VOCAB, max_predictions_per_seq=P)
         history = model.fit(ds, steps_per_epoch=2, epochs=1, verbose=0).history
         assert np.isfinite(history["loss"]).all()
 

@@ -139,7 +139,7 @@ def test_bert_audit_smoke(tmp_path):
     from tfpretrain.data.prepare_config import load_prepare_config
     from tfpretrain.models.bert.bert_pretrainer import BertPretrainer
 
-    config = load_prepare_config(data={"task": "bert", "sources": ["x"], "output": str(tmp_path / "data"),
+    config = load_prepare_config(data={"family": "bert", "sources": ["x"], "output": str(tmp_path / "data"),
                                        "canaries": {"count": 2, "repetitions": [1, 8], "length": 5}})
     corpus = ["the model reads a long sentence about rivers and mountains"] * 20
     tokenizer = tok.train_wordpiece(corpus + C.tokenizer_texts(config), 200)._tokenizer

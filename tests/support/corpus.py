@@ -35,9 +35,9 @@ def write_corpus(directory, documents=120, duplicates=7, seed=0):
     return str(directory / "*.txt")
 
 
-def corpus_config(task, pattern, output, **overrides):
+def corpus_config(family, pattern, output, **overrides):
     data = {
-        "task": task,
+        "family": family,
         "sources": [{"type": "text", "path": pattern, "split_by": "blank_line"}],
         "output": str(output),
         "sequence_length": 32,

@@ -78,7 +78,7 @@ def test_model_and_data_mismatch_is_one_clear_error(corpora, tmp_path):
     from tfpretrain.training.trainer import pretrain
 
     experiment = load_experiment(data={**tiny_experiment("gpt2", corpora["bert"])})
-    with pytest.raises(ManifestError, match="task is 'bert' but the model is 'gpt2'"):
+    with pytest.raises(ManifestError, match="the corpus is prepared for 'bert' but the model is 'gpt2'"):
         pretrain(experiment, str(tmp_path / "run"), verbose=0)
 
 

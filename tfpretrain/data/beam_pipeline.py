@@ -23,11 +23,10 @@ from typing import Any
 
 import apache_beam as beam
 
-from tfpretrain.data import canaries
-from tfpretrain.data import features as F
 from tfpretrain.data import pii as privacy
 from tfpretrain.data import sources as corpus
-from tfpretrain.data.examples import nsp_examples, pad_example, split_sentences
+from tfpretrain.data.formats import get_format
+from tfpretrain.data.manifest import shard_name
 from tfpretrain.data.shards import serialize_example, write_shard
 
 log = logging.getLogger(__name__)
@@ -105,24 +104,13 @@ class SumDicts(beam.CombineFn):
         return acc
 
 
-class _Others:
-    """Every document of a bucket but one, without copying the list (NSP's random-next-segment candidates)."""
-
-    def __init__(self, documents, skip):
-        self.documents, self.skip = documents, skip
-
-    def __len__(self):
-        return len(self.documents) - 1
-
-    def __getitem__(self, i):
-        return self.documents[i + (i >= self.skip)]
-
-
 class MakeExamples(beam.DoFn):
-    """((split, bucket), [(key, text)]) -> ((split, shard), (order, serialized tf.Example)); stats on 'stats'."""
+    """((split, bucket), [(key, text)]) -> ((split, shard), (order, serialized tf.Example)); stats on 'stats'.
+
+    The family's corpus format builds the examples (NSP pairs, packed windows; data/formats.py)."""
 
     def __init__(self, config, tokenizer_path, special_tokens, num_shards):
-        self.task, self.seq = config.task, config.sequence_length
+        self.family, self.seq = config.family, config.sequence_length
         self.seed, self.short_seq_prob = config.seed, config.short_seq_prob
         self.tokenizer_path, self.special_tokens, self.num_shards = tokenizer_path, special_tokens, num_shards
 
@@ -130,8 +118,9 @@ class MakeExamples(beam.DoFn):
         from tokenizers import Tokenizer
 
         self.tokenizer = Tokenizer.from_file(self.tokenizer_path)
-        self.spec = F.record_spec(self.task, self.seq)
-        self.progress = _Progress(f"{self.task} examples")
+        self.format = get_format(self.family)
+        self.spec = self.format.record_spec(self.seq)
+        self.progress = _Progress(f"{self.family} examples")
 
     def process(self, element) -> Iterable[Any]:  # mixed tagged outputs: no inferred type for the main output
         import random
@@ -139,13 +128,12 @@ class MakeExamples(beam.DoFn):
         (split, bucket), docs = element
         docs = sorted(docs)  # by key: the input order of a GroupByKey is not deterministic
         canary_ids = self._encode([text for _, text, canary in docs if canary])  # each copy whole in one example
-        docs = [(key, text) for key, text, canary in docs if not canary]
+        texts = [text for _, text, canary in docs if not canary]
         rng = random.Random(f"{self.seed}:{split}:{bucket}")
-        if self.task == F.TASK_BERT:
-            examples, tokens = self._bert(docs, rng, canary_ids)
-        else:
-            examples, tokens = self._gpt2(docs, canary_ids)
-        documents = len(docs) + len(canary_ids)
+        examples, tokens = self.format.build_examples(
+            texts, canary_ids, self._encode, sequence_length=self.seq, special_ids=self.special_tokens, rng=rng,
+            short_seq_prob=self.short_seq_prob)
+        documents = len(texts) + len(canary_ids)
         self.progress.add(documents, tokens)
         stats = {f"{split}.documents": documents, f"{split}.tokens": tokens, f"{split}.records": len(examples)}
         yield beam.pvalue.TaggedOutput("stats", stats)
@@ -156,36 +144,6 @@ class MakeExamples(beam.DoFn):
     def _encode(self, texts):
         return [e.ids for e in self.tokenizer.encode_batch(texts, add_special_tokens=False)]
 
-    def _bert(self, docs, rng, canary_ids):
-        documents = []
-        for _, text in docs:
-            sentences = [ids for ids in self._encode(split_sentences(text)) if ids]
-            if sentences:
-                documents.append(sentences)
-        examples = []
-        for i, document in enumerate(documents):
-            for ex in nsp_examples(
-                document,
-                _Others(documents, i),
-                max_sequence_length=self.seq,
-                cls_id=self.special_tokens["cls"],
-                sep_id=self.special_tokens["sep"],
-                rng=rng,
-                short_seq_prob=self.short_seq_prob,
-            ):
-                examples.append(pad_example(ex, self.seq))
-        examples += [pad_example(ex, self.seq) for ex in canaries.bert_examples(
-            canary_ids, documents, max_sequence_length=self.seq, cls_id=self.special_tokens["cls"],
-            sep_id=self.special_tokens["sep"], rng=rng, short_seq_prob=self.short_seq_prob)]
-        tokens = sum(int(ex[F.PADDING_MASK].sum()) for ex in examples)
-        return examples, tokens
-
-    def _gpt2(self, docs, canary_ids):
-        documents = self._encode([text for _, text in docs])
-        windows, dropped = canaries.pack_with_canaries(documents, canary_ids, window=self.seq,
-                                                       end_token_id=self.special_tokens["end"])
-        return [{F.TOKEN_IDS: w} for w in windows], int(windows.size)
-
 
 class WriteShard(beam.DoFn):
     """((split, shard), [(order, record)]) -> {split, index, file, records}, after an atomic write."""
@@ -194,8 +152,6 @@ class WriteShard(beam.DoFn):
         self.output, self.num_shards, self.compression = output, num_shards, compression
 
     def process(self, element):
-        from tfpretrain.data.manifest import shard_name
-
         (split, index), records = element
         name = shard_name(split, index, self.num_shards[split], self.compression)
         ordered = (record for _, record in sorted(records, key=lambda r: r[0]))

@@ -8,7 +8,8 @@ each inserted into the training split a chosen number of times; `tfpretrain audi
 
 `prepare` inserts them after clean/dedup/scrub (so they are neither scrubbed nor deduplicated away), as documents
 of their own in the examples stage, always in the train split, each copy whole inside one training example (GPT-2:
-a window starting `<|endoftext|> canary <|endoftext|>`; BERT: the canary is segment A of one NSP pair), and writes
+a window starting `<|endoftext|> canary <|endoftext|>`; BERT: the canary is segment A of one NSP pair; see
+examples.pack_with_canaries / canary_nsp_examples), and writes
 OUT/canaries.json: the audit key, holding the secrets. The tokenizer never sees a secret: WordPiece training gets
 the template and every pair of alphabet characters once instead, so secrets tokenize (no [UNK]) without the
 tokenizer having learnt merges from any one of them.
@@ -21,7 +22,9 @@ import math
 import posixpath
 import random
 
+from tfpretrain.atomic import write_text
 from tfpretrain.config import ConfigError
+from tfpretrain.data.formats import get_format
 
 KEY_FILE = "canaries.json"
 FORMAT = "tfpretrain.canaries/1"
@@ -90,7 +93,7 @@ def tokenizer_texts(config):
     byte-level BPE has all bytes already, so it needs (and gets) nothing. Part of the tokenizer's fingerprint.
     """
     c = config.canaries
-    if not c.count or config.task != "bert" or config.tokenizer.path:
+    if not c.count or get_format(config.family).byte_level or config.tokenizer.path:
         return []
     pairs = " ".join(a + b for a in c.alphabet for b in c.alphabet)  # initial and '##' forms of every character
     return [fill(c.template, "").strip(), pairs]
@@ -102,7 +105,7 @@ def prepared(config, tokenizer):
     if not c.count:
         return []
     canaries = make_canaries(c)
-    spare = 4 if config.task == "bert" else 2  # bert: [CLS] A [SEP] B [SEP] with B >= 1; gpt2: <end> A <end>
+    spare = get_format(config.family).canary_room  # special tokens around the canary in its example
     longest = max(len(tokenizer.encode(x["text"], add_special_tokens=False).ids) for x in canaries)
     if longest + spare > config.sequence_length:
         raise ConfigError("<config>", "canaries.template", f"a canary is {longest} tokens; with {spare} special "
@@ -120,54 +123,10 @@ def documents(canaries, seed=0):
     return records
 
 
-def pack_with_canaries(documents, canaries, *, window, end_token_id):
-    """GPT-2 packing (examples.pack_windows) where each canary starts a window of its own, whole.
-
-    documents / canaries: lists of token ids. A canary window is `<end> canary <end>` then the corpus stream's
-    next tokens (end tokens once the stream is used up); canary windows are spread evenly among the corpus windows.
-    Returns (int32 [N, window], tokens dropped from the stream's tail).
-    """
-    import numpy as np
-
-    from tfpretrain.data.examples import pack_windows
-
-    if not canaries:
-        return pack_windows(documents, window=window, end_token_id=end_token_id)
-    stream = [t for doc in documents for t in (*doc, end_token_id)]
-    every = max(1, (len(stream) // window + len(canaries)) // len(canaries))
-    rows, pos, queue = [], 0, list(canaries)
-    while queue or len(stream) - pos >= window:
-        if queue and (len(rows) % every == 0 or len(stream) - pos < window):
-            head = [end_token_id, *queue.pop(0), end_token_id]
-            fill_tokens = stream[pos : pos + window - len(head)]
-            pos += len(fill_tokens)
-            rows.append(head + fill_tokens + [end_token_id] * (window - len(head) - len(fill_tokens)))
-        else:
-            rows.append(stream[pos : pos + window])
-            pos += window
-    return np.asarray(rows, np.int32).reshape(len(rows), window), len(stream) - pos
-
-
-def bert_examples(canaries, documents, *, max_sequence_length, cls_id, sep_id, rng, short_seq_prob):
-    """One NSP pair per canary copy: the whole canary as segment A, B from a random corpus document (label 1)."""
-    from tfpretrain.data.examples import nsp_examples
-
-    if canaries and not documents:
-        raise ValueError("a bucket holds canaries but no corpus document to pair them with: the corpus is too "
-                         "small for canaries.count; lower it or raise documents_per_bucket")
-    examples = []
-    for ids in canaries:
-        examples += nsp_examples([ids], documents, max_sequence_length=max_sequence_length, cls_id=cls_id,
-                                 sep_id=sep_id, rng=rng, short_seq_prob=short_seq_prob)
-    return examples
-
-
 def write_key(output, config, canaries):
     """Write OUT/canaries.json (the audit key) and return the manifest's entry (no secrets); with canaries off,
     remove a stale key an earlier run left and return {}."""
     import tensorflow as tf
-
-    from tfpretrain.atomic import write_text
 
     path = posixpath.join(output, KEY_FILE)
     if not canaries:
@@ -177,7 +136,7 @@ def write_key(output, config, canaries):
     c = config.canaries
     key = {
         "format": FORMAT,
-        "task": config.task,
+        "family": config.family,
         "template": c.template,
         "alphabet": c.alphabet,
         "length": c.length,

@@ -93,3 +93,39 @@ def pack_windows(documents, *, window, end_token_id):
     count = len(stream) // window
     windows = np.asarray(stream[: count * window], np.int32).reshape(count, window)
     return windows, len(stream) - count * window
+
+
+def pack_with_canaries(documents, canaries, *, window, end_token_id):
+    """pack_windows where each canary (data/canaries.py) starts a window of its own, whole.
+
+    documents / canaries: lists of token ids. A canary window is `<end> canary <end>` then the corpus stream's
+    next tokens (end tokens once the stream is used up); canary windows are spread evenly among the corpus windows.
+    Returns (int32 [N, window], tokens dropped from the stream's tail).
+    """
+    if not canaries:
+        return pack_windows(documents, window=window, end_token_id=end_token_id)
+    stream = [t for doc in documents for t in (*doc, end_token_id)]
+    every = max(1, (len(stream) // window + len(canaries)) // len(canaries))
+    rows, pos, queue = [], 0, list(canaries)
+    while queue or len(stream) - pos >= window:
+        if queue and (len(rows) % every == 0 or len(stream) - pos < window):
+            head = [end_token_id, *queue.pop(0), end_token_id]
+            fill_tokens = stream[pos : pos + window - len(head)]
+            pos += len(fill_tokens)
+            rows.append(head + fill_tokens + [end_token_id] * (window - len(head) - len(fill_tokens)))
+        else:
+            rows.append(stream[pos : pos + window])
+            pos += window
+    return np.asarray(rows, np.int32).reshape(len(rows), window), len(stream) - pos
+
+
+def canary_nsp_examples(canaries, documents, *, max_sequence_length, cls_id, sep_id, rng, short_seq_prob):
+    """One NSP pair per canary copy: the whole canary as segment A, B from a random corpus document (label 1)."""
+    if canaries and not documents:
+        raise ValueError("a bucket holds canaries but no corpus document to pair them with: the corpus is too "
+                         "small for canaries.count; lower it or raise documents_per_bucket")
+    examples = []
+    for ids in canaries:
+        examples += nsp_examples([ids], documents, max_sequence_length=max_sequence_length, cls_id=cls_id,
+                                 sep_id=sep_id, rng=rng, short_seq_prob=short_seq_prob)
+    return examples

@@ -7,14 +7,17 @@ before a single step runs. Paths may be local or gs:// (tf.io.gfile).
 import json
 import posixpath
 
-from tfpretrain.data import features as F
+from tfpretrain.atomic import write_text
+from tfpretrain.data.formats import FAMILIES
 from tfpretrain.errors import UserError
 
 MANIFEST_FILE = "manifest.json"
-FORMAT_VERSION = 1
+# 2: the model family is "family" (version 1 called it "task"; read_manifest still reads it).
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 REQUIRED_KEYS = (
     "format_version",
-    "task",
+    "family",
     "sequence_length",
     "vocabulary_size",
     "special_tokens",
@@ -45,8 +48,6 @@ def write_manifest(directory, manifest):
     missing = [k for k in REQUIRED_KEYS if k not in manifest]
     if missing:
         raise ManifestError(f"manifest for {directory} lacks keys {missing}")
-    from tfpretrain.atomic import write_text
-
     text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
     return write_text(posixpath.join(str(directory), MANIFEST_FILE), text)
 
@@ -64,13 +65,18 @@ def read_manifest(path_or_directory):
             manifest = json.loads(f.read())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ManifestError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(manifest, dict):
+        raise ManifestError(f"{path}: expected a JSON object, got {type(manifest).__name__}")
+    version = manifest.get("format_version")
+    if version not in READABLE_VERSIONS:
+        raise ManifestError(f"{path}: format_version {version}, this reader reads {READABLE_VERSIONS}")
+    if version == 1 and "task" in manifest:  # version 1 named the family "task"
+        manifest["family"] = manifest.pop("task")
     missing = [k for k in REQUIRED_KEYS if k not in manifest]
     if missing:
         raise ManifestError(f"{path}: missing keys {missing}")
-    if manifest["format_version"] != FORMAT_VERSION:
-        raise ManifestError(f"{path}: format_version {manifest['format_version']}, this reader reads {FORMAT_VERSION}")
-    if manifest["task"] not in F.TASKS:
-        raise ManifestError(f"{path}: task {manifest['task']!r} is not one of {F.TASKS}")
+    if manifest["family"] not in FAMILIES:
+        raise ManifestError(f"{path}: family {manifest['family']!r} is not one of {FAMILIES}")
     manifest["_directory"] = posixpath.dirname(path)
     return manifest
 
@@ -83,12 +89,12 @@ def shard_paths(manifest, split="train"):
     return [posixpath.join(manifest["_directory"], s["file"]) for s in splits[split]["shards"]]
 
 
-def check_compatible(manifest, *, task, sequence_length, vocabulary_size):
-    """One clear error when the prepared data cannot feed the model: task, length or vocabulary mismatch."""
+def check_compatible(manifest, *, family, sequence_length, vocabulary_size):
+    """One clear error when the prepared data cannot feed the model: family, length or vocabulary mismatch."""
     where = manifest.get("_directory", "manifest")
     problems = []
-    if manifest["task"] != task:
-        problems.append(f"task is {manifest['task']!r} but the model is {task!r}")
+    if manifest["family"] != family:
+        problems.append(f"the corpus is prepared for {manifest['family']!r} but the model is {family!r}")
     if manifest["sequence_length"] != sequence_length:
         problems.append(f"sequence_length is {manifest['sequence_length']} but the model reads {sequence_length}")
     if manifest["vocabulary_size"] > vocabulary_size:

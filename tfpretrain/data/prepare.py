@@ -68,9 +68,8 @@ def _tokenizer(config, work, stats):
     keep = 1.0 if not t.sample_documents else min(1.0, t.sample_documents / total)
     texts = (text for key, text in _clean_documents(work) if hash_fraction(key, 24) < keep)
     texts = itertools.chain(texts, canaries.tokenizer_texts(config))
-    train = tok.train_wordpiece if config.task == "bert" else tok.train_byte_level_bpe
-    kwargs = {"lowercase": t.lowercase} if config.task == "bert" else {}
-    trained = train(texts, t.vocabulary_size, min_frequency=t.min_frequency, **kwargs)
+    trained = tok.train_tokenizer(config.format, texts, t.vocabulary_size, min_frequency=t.min_frequency,
+                                  lowercase=t.lowercase)
     return getattr(trained, "_tokenizer", trained), {"trained_on_fraction": keep}
 
 
@@ -78,7 +77,8 @@ def _plan_splits(config, stats):
     """Buckets and shard counts per split, from the number of unique documents."""
     documents = stats.get("documents_unique", 0)
     if not documents:
-        raise ValueError(f"{config.output}: no documents left after cleaning (sources: {config.sources})")
+        raise corpus.CorpusError(f"{config.output}: no documents left after cleaning (sources: {config.sources}; "
+                                 f"min_document_chars={config.min_document_chars})")
     splits = {TRAIN: 1.0 - config.validation_fraction}
     if config.validation_fraction:
         splits[VALIDATION] = config.validation_fraction
@@ -161,7 +161,7 @@ def prepare(config, pipeline_args=None):
     remove_temp_files(out)
     sources = [corpus.parse_source(spec) for spec in config.sources]
     reads = corpus.plan_reads(sources)
-    log.info("prepare %s: %d read units from %d sources -> %s", config.task, len(reads), len(sources), out)
+    log.info("prepare %s: %d read units from %d sources -> %s", config.family, len(reads), len(sources), out)
 
     clean_marker = posixpath.join(work, "clean.done")
     clean_fp = _clean_fingerprint(config, sources, reads)
@@ -177,7 +177,7 @@ def prepare(config, pipeline_args=None):
     log.info("clean: %s (%.0f s)", stats, time.monotonic() - start)
 
     tokenizer_path = posixpath.join(out, TOKENIZER_FILE)
-    tokenizer_fp = _fingerprint(clean_fp, config.task, dataclasses.asdict(config.tokenizer),
+    tokenizer_fp = _fingerprint(clean_fp, config.family, dataclasses.asdict(config.tokenizer),
                                 *canaries.tokenizer_texts(config))
     reusable = previous_tokenizer.get("fingerprint") == tokenizer_fp and gfile.exists(tokenizer_path)
     if reusable and tok.file_sha256(tokenizer_path) == previous_tokenizer.get("sha256"):
@@ -189,7 +189,7 @@ def prepare(config, pipeline_args=None):
     tokenizer_origin["fingerprint"] = tokenizer_fp
     sha256 = tok.save_tokenizer(tokenizer, tokenizer_path)
     _write_marker(posixpath.join(work, "tokenizer.done"), {"fingerprint": tokenizer_fp, "sha256": sha256})
-    special = tok.special_token_ids(tokenizer, config.task, config.tokenizer.path or tokenizer_path)
+    special = tok.special_token_ids(tokenizer, config.family, config.tokenizer.path or tokenizer_path)
     num_buckets, num_shards = _plan_splits(config, stats)
     planted = canaries.prepared(config, tokenizer)  # [] when canaries.count is 0
 
@@ -208,15 +208,15 @@ def prepare(config, pipeline_args=None):
     tokens = sum(s["tokens"] for s in splits.values())
     manifest = {
         "format_version": M.FORMAT_VERSION,
-        "task": config.task,
+        "family": config.family,
         "sequence_length": config.sequence_length,
         "vocabulary_size": tokenizer.get_vocab_size(),
         "special_tokens": special,
         "tokenizer": {
             "file": TOKENIZER_FILE,
             "sha256": sha256,
-            "kind": config.tokenizer_kind,
-            "lowercase": config.tokenizer.lowercase if config.task == "bert" else False,
+            "kind": config.format.tokenizer_kind,
+            "lowercase": config.tokenizer.lowercase and config.format.lowercase,
             **tokenizer_origin,
         },
         "compression": config.compression,

@@ -8,8 +8,8 @@ import dataclasses
 from typing import Any, Literal
 
 from tfpretrain.config import ConfigError, apply_overrides, load_dataclass, load_yaml, with_defaults
-from tfpretrain.data import features as F
 from tfpretrain.data.canaries import CanaryConfig
+from tfpretrain.data.formats import FAMILIES, get_format
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,7 +32,7 @@ class PrivacyConfig:
 
 @dataclasses.dataclass(frozen=True)
 class PrepareConfig:
-    task: Literal["bert", "gpt2"]
+    family: str  # the model family the corpus is for: one of tfpretrain.data.formats.FAMILIES
     sources: list[Any]  # strings or mappings, parsed by tfpretrain.data.sources.parse_source
     output: str
     sequence_length: int = 128
@@ -43,13 +43,15 @@ class PrepareConfig:
     seed: int = 0
     min_document_chars: int = 20
     dedup: bool = True
-    short_seq_prob: float = 0.1  # BERT: fraction of pairs built to a random shorter length
+    short_seq_prob: float = 0.1  # NSP pairs (bert): fraction of pairs built to a random shorter length
     documents_per_bucket: int = 2000  # BERT random next segments / GPT-2 packing happen within a bucket
     tokenizer: TokenizerConfig = dataclasses.field(default_factory=TokenizerConfig)
     privacy: PrivacyConfig = dataclasses.field(default_factory=PrivacyConfig)
     canaries: CanaryConfig = dataclasses.field(default_factory=CanaryConfig)  # memorisation audit; off by default
 
     def __post_init__(self):
+        if self.family not in FAMILIES:
+            raise ConfigError("<config>", "family", f"{self.family!r} is not one of {list(FAMILIES)}")
         positive = ("sequence_length", "num_shards", "validation_shards", "documents_per_bucket")
         for name in positive:
             if getattr(self, name) <= 0:
@@ -58,14 +60,16 @@ class PrepareConfig:
             raise ConfigError("<config>", "validation_fraction", f"must be in [0, 1), got {self.validation_fraction}")
         if not 0.0 <= self.short_seq_prob <= 1.0:
             raise ConfigError("<config>", "short_seq_prob", f"must be in [0, 1], got {self.short_seq_prob}")
-        if self.task == F.TASK_BERT and self.sequence_length < 8:
-            raise ConfigError("<config>", "sequence_length", "a BERT pair needs at least 8 tokens")
+        if self.sequence_length < self.format.min_sequence_length:
+            raise ConfigError("<config>", "sequence_length", f"a {self.family} example needs at least "
+                              f"{self.format.min_sequence_length} tokens, got {self.sequence_length}")
         if not self.sources:
             raise ConfigError("<config>", "sources", "no sources given")
 
     @property
-    def tokenizer_kind(self):
-        return "wordpiece" if self.task == F.TASK_BERT else "byte_level_bpe"
+    def format(self):
+        """The family's CorpusFormat (tokenizer kind, special tokens, record schema, example building)."""
+        return get_format(self.family)
 
 
 def load_prepare_config(path=None, overrides=(), *, inputs=None, output=None, data=None):

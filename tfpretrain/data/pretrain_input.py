@@ -1,14 +1,17 @@
 """Training input: sharded TFRecords (+ manifest.json) -> batched, masked feature dicts for the task models.
 
-    make_dataset(manifest_or_pattern, task, global_batch_size, input_context=None, ...) -> tf.data.Dataset
-    dataset_for_strategy(strategy, manifest_or_pattern, task, global_batch_size, ...)  -> distributed dataset
-    validate_shards(manifest_or_pattern, ...)                                         -> {file: records}
+    make_dataset(manifest_or_pattern, family, global_batch_size, input_context=None, ...) -> tf.data.Dataset
+    dataset_for_strategy(strategy, manifest_or_pattern, family, global_batch_size, ...)  -> distributed dataset
+    validate_shards(manifest_or_pattern, ...)                                           -> {file: records}
 
 One pipeline per host (tf.distribute.InputContext), following Model Garden's input_reader/pretrain_dataloader:
 
     files --shard(host)--> shuffle(seed) --repeat--> interleave(TFRecordDataset) --shuffle(records)-->
-    batch(256 records) --> parse_example on the whole group, int64 -> int32 --> [BERT] dynamic masking with a
-    stateless seed per group --> split into per-replica batches (drop_remainder) --> prefetch
+    batch(256 records) --> parse_example on the whole group, int64 -> int32 --> [masked formats] dynamic masking
+    with a stateless seed per group --> split into per-replica batches (drop_remainder) --> prefetch
+
+What the shards hold and whether they are masked is the family's corpus format (data/formats.py); where they are
+and every check before a record is read is data/prepared_corpus.py.
 
 Every element is one flat dict, exactly what `Task.fit` consumes:
 
@@ -29,9 +32,7 @@ names the bad file.
 """
 
 import functools
-import hashlib
 import logging
-import posixpath
 import random
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -40,140 +41,19 @@ import tensorflow as tf
 
 from tfpretrain.data import features as F
 from tfpretrain.data import manifest as manifest_lib
-from tfpretrain.data.manifest import ManifestError
 from tfpretrain.data.masking import mask_tokens
+from tfpretrain.data.prepared_corpus import ShardsError, is_pattern, resolve, whole_word_table
 
 log = logging.getLogger(__name__)
 
-# Special tokens of a BERT corpus read from a bare file pattern (the layout `train_wordpiece` produces).
-DEFAULT_BERT_SPECIAL_TOKENS = {"pad": 0, "unk": 1, "cls": 2, "sep": 3, "mask": 4}
 DEFAULT_CYCLE_LENGTH = 16  # files read at once per host (record mixing vs. open readers)
 _ROWS_PER_PARSE = 256  # records parsed and masked per call: batches of B are made 256 // B at a time
-_GLOB_CHARS = "*?["
-
-
-# -- where the data is -------------------------------------------------------------------------------------------
-class _Source:
-    """Resolved input: shard paths, per-shard record counts (None for a glob), the manifest (or None), and the
-    format facts the reader needs."""
-
-    def __init__(self, files, counts, manifest, description, compression, sequence_length, special_tokens):
-        self.files, self.counts, self.manifest, self.description = files, counts, manifest, description
-        self.compression, self.sequence_length, self.special_tokens = compression, sequence_length, special_tokens
-
-
-def _is_pattern(path):
-    return any(c in path for c in _GLOB_CHARS) or path.endswith((".tfrecord", ".tfrecord.gz", ".gz"))
-
-
-def _resolve(manifest_or_pattern, task, split, sequence_length, vocabulary_size, compression):
-    """-> _Source, after every check that can fail before a record is read (one clear error each)."""
-    path = str(manifest_or_pattern)
-    gfile = tf.io.gfile
-    if not path.endswith(".json") and (_is_pattern(path) or (gfile.exists(path) and not gfile.isdir(path))):
-        return _resolve_pattern(path, task, sequence_length, compression)
-
-    manifest = manifest_lib.read_manifest(path)  # ManifestError naming the path when there is none
-    where = posixpath.join(manifest["_directory"], manifest_lib.MANIFEST_FILE)
-    if manifest["task"] != task or sequence_length is not None or vocabulary_size is not None:
-        manifest_lib.check_compatible(
-            manifest,
-            task=task,
-            sequence_length=manifest["sequence_length"] if sequence_length is None else sequence_length,
-            vocabulary_size=manifest["vocabulary_size"] if vocabulary_size is None else vocabulary_size,
-        )
-    files = manifest_lib.shard_paths(manifest, split)  # ManifestError when the split does not exist
-    counts = [int(s["records"]) for s in manifest["splits"][split]["shards"]]
-    if not files or sum(counts) == 0:
-        raise ManifestError(f"{where}: split {split!r} is empty ({len(files)} shards, {sum(counts)} records)")
-    # One listing per directory (not one stat per shard: gs:// round trips) shows shards listed but absent.
-    listed = {}
-    for parent in {posixpath.dirname(f) for f in files}:
-        listed[parent] = set(gfile.listdir(parent)) if gfile.isdir(parent) else set()
-    missing = [f for f in files if posixpath.basename(f) not in listed[posixpath.dirname(f)]]
-    if missing:
-        raise ManifestError(
-            f"{where}: {len(missing)} of {len(files)} {split!r} shards are missing, e.g. {missing[:3]} "
-            "(a copy or `prepare` run that did not finish?)"
-        )
-    if compression is not None and compression != manifest["compression"]:
-        raise ManifestError(f"{where}: compression is {manifest['compression']!r}, not {compression!r}")
-    special = dict(manifest["special_tokens"])
-    if task == F.TASK_BERT and "mask" not in special:
-        raise ManifestError(f"{where}: special_tokens {special} has no 'mask' token, which BERT masking needs")
-    return _Source(files, counts, manifest, where, manifest["compression"], manifest["sequence_length"], special)
-
-
-def _resolve_pattern(pattern, task, sequence_length, compression):
-    if task not in F.TASKS:
-        raise ValueError(f"unknown task {task!r}; expected one of {F.TASKS}")
-    files = sorted(tf.io.gfile.glob(pattern))
-    if not files:
-        raise FileNotFoundError(f"no files match {pattern!r} (expected TFRecord shards or a manifest directory)")
-    if compression is None:
-        gzipped = {f.endswith(".gz") for f in files}
-        if len(gzipped) > 1:
-            raise ValueError(f"{pattern!r} matches both .gz and plain shards; pass compression= explicitly")
-        compression = "GZIP" if gzipped.pop() else ""
-    if sequence_length is None:
-        sequence_length = _infer_sequence_length(files[0], compression)
-    special = DEFAULT_BERT_SPECIAL_TOKENS if task == F.TASK_BERT else {}
-    return _Source(files, None, None, repr(pattern), compression, sequence_length, dict(special))
-
-
-def _infer_sequence_length(path, compression):
-    """Length of token_ids in the first record of `path` (a glob has no manifest to say it)."""
-    for record in tf.data.TFRecordDataset(path, compression_type=compression).take(1):
-        example = tf.train.Example.FromString(record.numpy())
-        return len(example.features.feature[F.TOKEN_IDS].int64_list.value)
-    raise ValueError(f"{path}: no records to infer sequence_length from; pass sequence_length=")
-
-
-# -- whole-word masking ------------------------------------------------------------------------------------------
-def _load_continuation_table(path, sha256):
-    """tokenizer.json (local or gs://) -> tuple of bool, True for '##' pieces; None when it cannot be had."""
-    if not tf.io.gfile.exists(path):
-        log.warning("%s not found: whole-word masking is off (token-level masking)", path)
-        return None
-    with tf.io.gfile.GFile(path, "rb") as f:
-        data = f.read()
-    if sha256 and hashlib.sha256(data).hexdigest() != sha256:
-        log.warning("%s does not match the manifest's sha256: it is not the tokenizer the data was made with", path)
-    try:
-        return _table_from_json(data)
-    except ImportError:
-        log.warning("`tokenizers` is not installed: whole-word masking is off (token-level masking)")
-        return None
-
-
-@functools.lru_cache(maxsize=4)
-def _table_from_json(data):
-    from tokenizers import Tokenizer
-
-    from tfpretrain.data.tokenizer import continuation_table
-
-    return tuple(continuation_table(Tokenizer.from_str(data.decode("utf-8"))))
-
-
-def _continuation_table(source, task, whole_word_masking, table, vocabulary_size):
-    """bool list [>= vocabulary_size] or None (token-level masking)."""
-    if task != F.TASK_BERT or not whole_word_masking:
-        return None
-    if table is None and source.manifest is not None:
-        info = source.manifest["tokenizer"]
-        if info.get("kind", "wordpiece") == "wordpiece":
-            path = posixpath.join(source.manifest["_directory"], info.get("file", "tokenizer.json"))
-            table = _load_continuation_table(path, info.get("sha256"))
-    if table is None:
-        return None
-    table = [bool(x) for x in table]
-    return table + [False] * max(0, vocabulary_size - len(table))  # ids past the tokenizer are never "##"
 
 
 # -- the pipeline ------------------------------------------------------------------------------------------------
 def make_dataset(
     manifest_or_pattern,
-    task,
+    family,
     global_batch_size,
     input_context=None,
     *,
@@ -193,40 +73,41 @@ def make_dataset(
     compression=None,
     skip_batches=0,
 ):
-    """Batched training features for `task` ("bert" | "gpt2") from a prepared corpus.
+    """Batched training features for a model `family` ("bert" | "gpt2": data/formats.py) from a prepared corpus.
 
     manifest_or_pattern: a manifest.json, the directory holding one (the normal case), or a file glob of TFRecord
-        shards (compression inferred from a .gz suffix, sequence_length from the first record, BERT special tokens
-        [PAD]=0 [UNK]=1 [CLS]=2 [SEP]=3 [MASK]=4, and vocabulary_size required for masking). Local or gs://.
+        shards (compression inferred from a .gz suffix, sequence_length from the first record, special tokens as
+        a trained tokenizer numbers them, e.g. [PAD]=0 [UNK]=1 [CLS]=2 [SEP]=3 [MASK]=4, and vocabulary_size
+        required for masking). Local or gs://.
     global_batch_size: summed over replicas; each dataset yields the per-replica batch when `input_context` is
         given (`input_context.get_per_replica_batch_size`), else the global batch. drop_remainder always.
     input_context: a tf.distribute.InputContext (from `distribute_datasets_from_function`): this host reads every
         num_input_pipelines-th shard; with fewer shards than hosts, every host reads all shards and keeps every
         num_input_pipelines-th record (a warning; the order is then made deterministic so hosts stay disjoint).
     sequence_length, vocabulary_size: the MODEL's; when given they are checked against the manifest (one
-        ManifestError naming it). The task is always checked. Masking draws random replacement tokens from the
+        ManifestError naming it). The family is always checked. Masking draws random replacement tokens from the
         manifest's (tokenizer's) vocabulary, or from `vocabulary_size` for a glob.
     shuffle, shuffle_buffer, seed: seeded file order (reshuffled each epoch) and a record shuffle buffer. Pass the
         same seed on every host. seed=None draws one (not replayable).
     deterministic: fixed element order (interleave and parse); with a seed the whole stream then replays exactly.
     repeat: loop forever (training); False gives one pass, every record of this host exactly once (minus the
         final partial batch).
-    mask_rate, max_predictions_per_seq, whole_word_masking, continuation_table: BERT dynamic masking (see
-        tfpretrain.data.masking.mask_tokens). Whole words when `whole_word_masking` and a continuation table is
-        available: the `continuation_table` argument (bool [V]) or the tokenizer.json named by the manifest.
+    mask_rate, max_predictions_per_seq, whole_word_masking, continuation_table: dynamic masking of masked formats
+        (tfpretrain.data.masking.mask_tokens). With `whole_word_masking`, whole words from the `continuation_table`
+        argument (bool [V]) or the tokenizer.json named by the manifest; a tokenizer that is missing or not the
+        manifest's (sha256) is an error, never a silent fall-back to token masking.
     cycle_length: shards read concurrently per host (default min(shards on this host, 16)).
     compression: "" or "GZIP"; default from the manifest or the glob's file names.
     skip_batches: batches this dataset already delivered (the data position of a resumed run): whole parse groups
         are skipped as raw records, before parsing and masking, and the group index (the masking seed) continues
         from there, so a deterministic stream resumes exactly where it stopped.
     """
-    if task not in F.TASKS:
-        raise ValueError(f"unknown task {task!r}; expected one of {F.TASKS}")
-    source = _resolve(manifest_or_pattern, task, split, sequence_length, vocabulary_size, compression)
-    if task == F.TASK_BERT:
+    source = resolve(manifest_or_pattern, family, split, sequence_length, vocabulary_size, compression)
+    masked = source.format.masked
+    if masked:
         mask_vocabulary = source.manifest["vocabulary_size"] if source.manifest else vocabulary_size
         if mask_vocabulary is None:
-            raise ValueError(f"{source.description}: BERT masking needs vocabulary_size= (there is no manifest)")
+            raise ShardsError(f"{source.description}: masking needs vocabulary_size= (there is no manifest)")
     fixed_seed = seed is not None
     seed = int(seed) if fixed_seed else random.SystemRandom().randrange(2**31)
 
@@ -235,7 +116,7 @@ def make_dataset(
         num_pipelines, pipeline_id = input_context.num_input_pipelines, input_context.input_pipeline_id
         batch_size = input_context.get_per_replica_batch_size(global_batch_size)
     if batch_size < 1:
-        raise ValueError(f"global_batch_size={global_batch_size} gives a per-replica batch of {batch_size}")
+        raise ShardsError(f"global_batch_size={global_batch_size} gives a per-replica batch of {batch_size}")
 
     files, counts = list(source.files), source.counts
     record_sharding = num_pipelines > 1 and len(files) < num_pipelines
@@ -278,31 +159,25 @@ def make_dataset(
         records = records.skip(skip_groups * group * batch_size)
     groups = records.batch(batch_size * group, drop_remainder=False).enumerate(start=skip_groups)  # (i, [G*B])
 
-    spec = {
-        key: tf.io.FixedLenFeature(shape, tf.int64)
-        for key, shape in F.record_spec(task, source.sequence_length).items()
-    }
-    if task == F.TASK_BERT:
+    spec = _spec(source)
+    mask_key = mask_args = None
+    if masked:
         mask_args = dict(
             vocabulary_size=int(mask_vocabulary),
             mask_token_id=int(source.special_tokens["mask"]),
             special_token_ids=tuple(sorted({int(v) for v in source.special_tokens.values()})),
             max_predictions=int(max_predictions_per_seq),
             mask_rate=float(mask_rate),
-            continuation_table=_continuation_table(
-                source, task, whole_word_masking, continuation_table, int(vocabulary_size or mask_vocabulary)
-            ),
+            continuation_table=whole_word_table(source, int(vocabulary_size or mask_vocabulary),
+                                                whole_word_masking=whole_word_masking, table=continuation_table),
         )
         if not 0 < mask_args["max_predictions"] <= source.sequence_length:
-            raise ValueError(
+            raise ShardsError(
                 f"max_predictions_per_seq={max_predictions_per_seq} must be in 1..{source.sequence_length}"
             )
         mask_key = tf.constant([seed, pipeline_id], tf.int64)  # different masks per host for the same index
-        features = functools.partial(
-            _bert_features, spec=spec, name=source.description, mask_key=mask_key, mask_args=mask_args
-        )
-    else:
-        features = functools.partial(_gpt2_features, spec=spec, name=source.description)
+    features = functools.partial(_features, spec=spec, name=source.description, mask_key=mask_key,
+                                 mask_args=mask_args)
 
     def transform(index, group_records):
         # {key: [G*B, ...]} -> {key: [G, B, ...]}; the rows of a short last group (one pass) that do not fill a
@@ -353,55 +228,55 @@ def _parse(serialized, spec, name):
     return {key: tf.cast(value, tf.int32) for key, value in parsed.items()}
 
 
-def _bert_features(index, serialized, *, spec, name, mask_key, mask_args):
-    """Group `index` of serialized records -> masked features; B here is the group's rows (G * batch size)."""
-    features = _parse(serialized, spec, name)  # token_ids/segment_ids/padding_mask [B, S], nsp [B, 1]
-    seed = tf.random.experimental.stateless_fold_in(mask_key, index)  # [2], a pure function of the position
-    masked = mask_tokens(features[F.TOKEN_IDS], features[F.PADDING_MASK], seed, **mask_args)
-    return {
-        F.TOKEN_IDS: masked[F.TOKEN_IDS],  # [B, S] with [MASK] / random / kept tokens at the picked positions
-        F.SEGMENT_IDS: features[F.SEGMENT_IDS],  # [B, S]
-        F.PADDING_MASK: features[F.PADDING_MASK],  # [B, S]
-        F.MASKED_LM_POSITIONS: masked[F.MASKED_LM_POSITIONS],  # [B, P]
-        F.MASKED_LM_IDS: masked[F.MASKED_LM_IDS],  # [B, P] original tokens
-        F.MASKED_LM_WEIGHTS: masked[F.MASKED_LM_WEIGHTS],  # [B, P] float32
-        F.NEXT_SENTENCE_LABELS: tf.reshape(features[F.NEXT_SENTENCE_LABELS], [-1]),  # [B]
-    }
+def _spec(source):
+    """parse_example's spec of the format's records at the corpus' sequence length."""
+    return {key: tf.io.FixedLenFeature(shape, tf.int64)
+            for key, shape in source.format.record_spec(source.sequence_length).items()}
 
 
-def _gpt2_features(index, serialized, *, spec, name):
-    del index  # GPT-2 batches need no randomness
-    token_ids = _parse(serialized, spec, name)[F.TOKEN_IDS]  # [B, S]
-    return {F.TOKEN_IDS: token_ids, F.PADDING_MASK: tf.ones_like(token_ids)}  # packed windows: no padding
+def _features(index, serialized, *, spec, name, mask_key, mask_args):
+    """Group `index` of serialized records -> model features; B here is the group's rows (G * batch size).
+
+    Whatever the record spec holds: token_ids [B, S], and segment_ids, padding_mask [B, S], next_sentence_labels
+    [B, 1] where stored. Packed windows have no padding (padding_mask all ones). With mask_args, token_ids are
+    masked (a [MASK] / random / kept token at each picked position) and masked_lm_positions, masked_lm_ids
+    [B, P] and masked_lm_weights [B, P] float32 are added, with a seed that is a pure function of `index`.
+    """
+    features = _parse(serialized, spec, name)
+    if F.PADDING_MASK not in features:
+        features[F.PADDING_MASK] = tf.ones_like(features[F.TOKEN_IDS])  # [B, S]
+    if F.NEXT_SENTENCE_LABELS in features:
+        features[F.NEXT_SENTENCE_LABELS] = tf.reshape(features[F.NEXT_SENTENCE_LABELS], [-1])  # [B]
+    if mask_args is not None:
+        seed = tf.random.experimental.stateless_fold_in(mask_key, index)  # [2]
+        features.update(mask_tokens(features[F.TOKEN_IDS], features[F.PADDING_MASK], seed, **mask_args))
+    return features
 
 
-def dataset_for_strategy(strategy, manifest_or_pattern, task, global_batch_size, **kwargs):
+def dataset_for_strategy(strategy, manifest_or_pattern, family, global_batch_size, **kwargs):
     """`strategy.distribute_datasets_from_function` over make_dataset: one pipeline per host, per-replica batches."""
     return strategy.distribute_datasets_from_function(
-        lambda context: make_dataset(manifest_or_pattern, task, global_batch_size, context, **kwargs)
+        lambda context: make_dataset(manifest_or_pattern, family, global_batch_size, context, **kwargs)
     )
 
 
 # -- checking shards ---------------------------------------------------------------------------------------------
-def validate_shards(manifest_or_pattern, task=None, *, split="train", compression=None, batch_size=1024,
+def validate_shards(manifest_or_pattern, family=None, *, split="train", compression=None, batch_size=1024,
                     max_workers=8):
     """Read and parse every record of every shard; -> {shard path: records}.
 
     Raises tf.errors.DataLossError naming the first bad shard (in shard order): unreadable or corrupt records,
-    records that do not parse with the task's record_spec, or (with a manifest) fewer/more records than listed.
-    For a glob, `task` is required; the sequence length is taken from the first record.
+    records that do not parse with the family's record_spec, or (with a manifest) fewer/more records than listed.
+    For a glob, `family` is required; the sequence length is taken from the first record.
     """
     path = str(manifest_or_pattern)
-    if task is None:
-        if path.endswith(".json") or not _is_pattern(path):
-            task = manifest_lib.read_manifest(path)["task"]
+    if family is None:
+        if path.endswith(".json") or not is_pattern(path):
+            family = manifest_lib.read_manifest(path)["family"]
         else:
-            raise ValueError(f"validate_shards({path!r}) needs task= for a file pattern")
-    source = _resolve(path, task, split, None, None, compression)
-    spec = {
-        key: tf.io.FixedLenFeature(shape, tf.int64)
-        for key, shape in F.record_spec(task, source.sequence_length).items()
-    }
+            raise ShardsError(f"validate_shards({path!r}) needs family= for a file pattern")
+    source = resolve(path, family, split, None, None, compression)
+    spec = _spec(source)
     counts = source.counts or [None] * len(source.files)
 
     def check(item):

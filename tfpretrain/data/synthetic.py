@@ -15,6 +15,8 @@ import csv
 import io
 import random
 
+from tfpretrain.atomic import write_text
+
 GENDER_SUBJECTS = {
     "female": ["she", "my sister", "the woman", "my grandmother", "her daughter", "the girl"],
     "male": ["he", "my brother", "the man", "my grandfather", "his son", "the boy"],
@@ -61,8 +63,6 @@ def make_examples(count, *, seed=0, bias=0.0, biased_group=("gender", "female"))
 
 def write_csv(path, examples):
     """Atomic CSV write (temp name, then rename) with the columns text, label, gender, religion."""
-    from tfpretrain.atomic import write_text
-
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=["text", "label", *GROUP_COLUMNS])
     writer.writeheader()

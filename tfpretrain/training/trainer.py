@@ -133,7 +133,7 @@ def pretrain(experiment, run_dir, resume=False, verbose=1):
     if sequence_length > model_config.max_sequence_length:
         raise ConfigError(experiment.source, "model.max_sequence_length",
                           f"{model_config.max_sequence_length} is below the data's sequence_length {sequence_length}")
-    check_compatible(manifest, task=model_config.family, sequence_length=sequence_length,
+    check_compatible(manifest, family=model_config.family, sequence_length=sequence_length,
                      vocabulary_size=model_config.vocabulary_size)
     dump_yaml(to_dict(experiment, model_config), os.path.join(run_dir, "experiment.yaml"))
     shutil.copyfile(os.path.join(manifest["_directory"], manifest["tokenizer"]["file"]),
