@@ -1,6 +1,7 @@
 """Bias probes: the official CrowS-Pairs / StereoSet metric math against hand-computed cases and transcriptions of the
-official loops, the difflib shared-token alignment, scoring consistency with lm_scoring on a tiny BERT and GPT-2,
-clear errors for bad files, the report section / card entry, and `tfpretrain probe` end to end with TFMA."""
+official loops, the difflib shared-token alignment, scoring consistency with lm_scoring on a tiny BERT and GPT-2
+(masked templates scored as their published pairs), the report section / card entry, and `tfpretrain probe` end to
+end with TFMA. The data layouts themselves: test_data.py."""
 
 import json
 import math
@@ -11,21 +12,19 @@ import pytest
 
 from tests.support import factories
 from tfpretrain.evaluation.probes import metrics as probe_metrics
-from tfpretrain.evaluation.probes.data import GOLD_LABELS, ProbeDataError, load_probe_data, sample_path
+from tfpretrain.evaluation.probes.data import GOLD_LABELS, load_probe_data, sample_path
 from tfpretrain.evaluation.probes.run import run_probe
 from tfpretrain.evaluation.probes.scoring import ProbeScorer, crows_shared_positions, shared_token_positions
 from tfpretrain.reporting.sections.probes import probe_card_entry, probe_section
 
-SAMPLES = {"crows_pairs": ("crows_pairs_sample.csv", "crows_pairs", 36),
-           "crows_pairs_template": ("crows_pairs_template_sample.csv", "crows_pairs", 12),
-           "stereoset": ("stereoset_sample.json", "stereoset", 20)}
+SAMPLES = ("crows_pairs", "crows_pairs_masked", "stereoset")  # stereoset_jsonl holds the stereoset sample's text
 
 
 def _sample_texts():
     texts = []
-    for name, (_, probe, _) in SAMPLES.items():
-        for e in load_probe_data(sample_path(name), probe).examples:
-            if probe == "crows_pairs":
+    for name in SAMPLES:
+        for e in load_probe_data(sample_path(name)).examples:
+            if hasattr(e, "sent_more"):
                 texts += [e.sent_more, e.sent_less]
             else:
                 texts += [e.context] + [s.sentence for s in e.sentences]
@@ -173,30 +172,6 @@ def test_crows_alignment_follows_the_official_sentence_order():
     assert crows_shared_positions(more, less, "antistereo") == (official_more, official_less) == ([1], [0])
 
 
-# ---------------------------------------------------------------------------------------- data files and errors
-
-
-def test_samples_load_with_their_bias_types():
-    for name, (file, probe, rows) in SAMPLES.items():
-        data = load_probe_data(sample_path(name), probe)
-        assert os.path.basename(data.path) == file and len(data.examples) == rows
-    crows = load_probe_data(sample_path("crows_pairs"), "crows_pairs")
-    assert crows.layout == "crows_pairs" and len(crows.bias_type_counts()) == 9
-    assert {e.direction for e in crows.examples} == {"stereo", "antistereo"}
-    template = load_probe_data(sample_path("crows_pairs_template"), "crows_pairs")
-    first = template.examples[0]
-    assert template.layout == "masked_template" and first.direction == "stereo"
-    assert (first.sent_more, first.sent_less) == ("The nurse said she would call back later.",
-                                                  "The nurse said he would call back later.")
-    stereoset = load_probe_data(sample_path("stereoset"), "stereoset")
-    splits = [e.split for e in stereoset.examples]
-    assert splits.count("intrasentence") == 10 and splits.count("intersentence") == 10
-    item = stereoset.examples[0]  # the sample lists sentences out of gold order; they come back in GOLD_LABELS order
-    assert [s.gold_label for s in item.sentences] == list(GOLD_LABELS)
-    assert [item.filler(g) for g in GOLD_LABELS] == ["nerdy", "athletic", "banana"]
-    assert item.blank_parts() == ("The chess player was ", ".")
-
-
 def _write(tmp_path, name, text):
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
@@ -204,72 +179,6 @@ def _write(tmp_path, name, text):
 
 
 HEADER = "sent_more,sent_less,stereo_antistereo,bias_type\n"
-TEMPLATE_HEADER = "template,filler_more,filler_less,bias_type\n"
-
-
-@pytest.mark.parametrize("name, text, message", [
-    ("empty.csv", "", "empty file"),
-    ("cols.csv", "sentence,other\na,b\n", r"neither the CrowS-Pairs layout \(missing \['sent_more'"),
-    ("dir.csv", HEADER + "A x.,B x.,stereo,age\nA y.,B y.,sideways,age\n",
-     r"row 2 \(line 3\), column 'stereo_antistereo': 'sideways' is not one of"),
-    ("blank.csv", HEADER + "A x.,,stereo,age\n", r"row 1 \(line 2\), column 'sent_less': empty"),
-    ("same.csv", HEADER + "A x.,A x.,stereo,age\n", r"row 1 \(line 2\), column 'sent_less': the two sentences are"),
-    ("cells.csv", HEADER + "A x.,B x.,stereo\n", r"row 1 \(line 2\): 3 cells but the header has 4 columns"),
-    ("bias.csv", HEADER + "A x.,B x.,stereo, \n", r"row 1 \(line 2\), column 'bias_type': empty"),
-    ("dup.csv", "sent_more,sent_more,sent_less,stereo_antistereo,bias_type\n", r"\['sent_more'\] appear more than"),
-    ("mask.csv", TEMPLATE_HEADER + "The [MASK] sat.,cat,dog,age\nThe man sat.,old,young,age\n",
-     r"row 2 \(line 3\), column 'template': needs exactly one \[MASK\], found 0"),
-    ("filler.csv", TEMPLATE_HEADER + "The [MASK] sat.,cat,,age\n", r"row 1 \(line 2\), column 'filler_less': empty"),
-    ("nothing.csv", HEADER, "no data rows"),
-])
-def test_bad_crows_files_name_file_row_and_column(tmp_path, name, text, message):
-    path = _write(tmp_path, name, text)
-    with pytest.raises(ProbeDataError, match=message) as info:
-        load_probe_data(path, "crows_pairs")
-    assert str(info.value).startswith(path)
-
-
-def _stereoset_doc():
-    with open(sample_path("stereoset"), encoding="utf-8") as f:
-        return json.load(f)
-
-
-def _edit(doc, edit):
-    edit(doc)
-    return json.dumps(doc)
-
-
-@pytest.mark.parametrize("edit, message", [
-    (lambda d: d.pop("data"), 'key "data": expected'),
-    (lambda d: d["data"].update(extrasentence=[]), "data.extrasentence: unknown split"),
-    (lambda d: d["data"]["intrasentence"][2].pop("target"), r"data.intrasentence\[2\]: missing key\(s\) \['target'\]"),
-    (lambda d: d["data"]["intrasentence"][1].update(context="No blank here."),
-     r"data.intrasentence\[1\].context: needs the word BLANK exactly once"),
-    (lambda d: d["data"]["intersentence"][3]["sentences"][0].update(gold_label="neutral"),
-     r"data.intersentence\[3\].sentences\[0\].gold_label: 'neutral' is not one of"),
-    (lambda d: d["data"]["intersentence"][0]["sentences"].pop(1),
-     r"data.intersentence\[0\].sentences: no sentence with gold_label"),
-    (lambda d: d["data"]["intersentence"][4]["sentences"][2].update(id="intra-01-ster"),
-     r"data.intersentence\[4\].sentences\[2\].id: 'intra-01-ster' is also used at"),
-    (lambda d: d["data"]["intrasentence"][0]["sentences"][1].update(sentence="Short."),
-     r"data.intrasentence\[0\].sentences \(gold_label '(anti-stereotype|unrelated|stereotype)'\).sentence: no word"),
-    (lambda d: d["data"]["intrasentence"][5].update(bias_type=""), r"data.intrasentence\[5\].bias_type: must be a"),
-    (lambda d: d.update(data={"intrasentence": [], "intersentence": []}), "no intrasentence or intersentence items"),
-])
-def test_bad_stereoset_files_name_file_and_json_path(tmp_path, edit, message):
-    path = _write(tmp_path, "dev.json", _edit(_stereoset_doc(), edit))
-    with pytest.raises(ProbeDataError, match=message) as info:
-        load_probe_data(path, "stereoset")
-    assert str(info.value).startswith(path)
-
-
-def test_unreadable_files(tmp_path):
-    with pytest.raises(ProbeDataError, match="file not found"):
-        load_probe_data(tmp_path / "missing.csv", "crows_pairs")
-    with pytest.raises(ProbeDataError, match=r"line 2: not valid JSON"):
-        load_probe_data(_write(tmp_path, "bad.json", '{"data":\n  [,]}'), "stereoset")
-    with pytest.raises(ValueError, match="probe must be one of"):
-        load_probe_data(sample_path("stereoset"), "winobias")
 
 
 # ------------------------------------------------------------------------------------ run_probe with a fake model
@@ -332,6 +241,34 @@ def test_run_probe_stereoset_with_a_fake_scorer(tmp_path):
     records = [json.loads(line) for line in (tmp_path / "probe_examples.jsonl").read_text().splitlines()]
     assert [r["label"] for r in records] == [int(s[0] > s[1]) for s in scores]
     assert records[0]["prediction"] == pytest.approx(1 / (1 + scores[0][1] / scores[0][0]))
+
+
+def _report_html(section):
+    """The report fragment of probe_section's result: a reporting Section (or, before issue 12's Section type, a
+    (heading, html) pair)."""
+    return str(section.html) if hasattr(section, "html") else section[1]
+
+
+def test_run_probe_records_and_reports_the_layout_it_read(tmp_path):
+    data = load_probe_data(sample_path("crows_pairs_masked"))
+    scores = [(-10.0 - k, -12.0 + (k % 3)) for k in range(len(data.examples))]
+    summary = run_probe(FakeScorer(crows=scores), "crows_pairs", data.path, tmp_path, tfma=False)
+    assert summary["layout"] == "crows_pairs_masked"
+    assert summary["data"]["read_as"].startswith("CrowS-Pairs masked-template CSV as evaluation toolkits ship it")
+    records = [json.loads(line) for line in (tmp_path / "probe_examples.jsonl").read_text().splitlines()]
+    assert records[0]["template"] == "The nurse said [MASK] would call back later."
+    assert (records[0]["sent_more"], records[0]["direction"]) == ("The nurse said she would call back later.", None)
+    overall = summary["metrics"]["overall"]
+    assert overall["pct_stereotypical"] == pytest.approx(100 * np.mean([m > s for m, s in scores]))
+    # the layout gives no stereo / antistereo direction: the per-direction scores are not made up
+    assert overall["stereo"]["n"] == overall["antistereo"]["n"] == 0 and overall["stereo"]["pct_stereotypical"] is None
+    html = _report_html(probe_section([summary]))
+    assert "12 examples, read as CrowS-Pairs masked-template CSV as evaluation toolkits ship it (sentence with one " \
+           "[MASK], mask1 = stereotypical filler, mask2 = the other, bias_type). Scoring:" in html
+    stereo = run_probe(FakeScorer(stereoset=[(0.5, 0.2, 0.1)] * 20), "stereoset", sample_path("stereoset_jsonl"),
+                       tmp_path / "s", tfma=False)
+    assert stereo["layout"] == "stereoset_jsonl"
+    assert "read as StereoSet flat JSONL (one item per line" in _report_html(probe_section([stereo]))
 
 
 def test_probe_section_and_card_entry_escape_and_summarise(tmp_path):
@@ -407,12 +344,17 @@ def test_bert_scores_agree_with_lm_scoring(models):
     from tfpretrain.evaluation.probes.scoring import LMProbeScorer
 
     lm = models["bert"]
-    crows = load_probe_data(sample_path("crows_pairs_template"), "crows_pairs").examples[:4]
+    crows = load_probe_data(sample_path("crows_pairs_masked"), "crows_pairs").examples[:4]
     scores = LMProbeScorer(lm, batch_size=7).crows_pairs(crows)
     for pair, got in zip(crows, scores):
+        # a masked template's pair shares exactly the tokens around the filler: WordPiece splits at the spaces
+        before, _, after = pair.template.partition("[MASK]")
+        prefix, suffix = lm.encode(before), lm.encode(after)
         more, less = lm.encode(pair.sent_more), lm.encode(pair.sent_less)
-        shared_more, shared_less = crows_shared_positions(more, less, pair.direction)
-        assert [more[i] for i in shared_more] == [less[j] for j in shared_less] and len(shared_more) < len(more)
+        assert more[: len(prefix)] == less[: len(prefix)] == prefix and more[len(more) - len(suffix):] == suffix
+        shared_more = [*range(len(prefix)), *range(len(more) - len(suffix), len(more))]
+        shared_less = [*range(len(prefix)), *range(len(less) - len(suffix), len(less))]
+        assert crows_shared_positions(more, less, pair.direction) == (shared_more, shared_less)
         assert got["score_more"] == pytest.approx(lm_scoring.pseudo_log_likelihood(lm, more, shared_more), abs=1e-4)
         assert got["score_less"] == pytest.approx(lm_scoring.pseudo_log_likelihood(lm, less, shared_less), abs=1e-4)
     items = load_probe_data(sample_path("stereoset"), "stereoset").examples
@@ -454,13 +396,24 @@ def test_gpt2_scores_agree_with_lm_scoring(models):
         assert got[1][gold] == pytest.approx(math.exp(lp[len(context):].mean()), rel=1e-4)
 
 
+@pytest.mark.parametrize("family", ["bert", "gpt2"])
+def test_stereoset_jsonl_scores_as_its_dev_json_twin(models, tmp_path, family):
+    from tfpretrain.evaluation.probes.scoring import LMProbeScorer
+
+    scorer = LMProbeScorer(models[family])
+    flat = scorer.stereoset(load_probe_data(sample_path("stereoset_jsonl")).examples)
+    nested = scorer.stereoset(load_probe_data(sample_path("stereoset")).examples)
+    assert len(flat) == len(nested) == 20
+    assert [s[g] for s in flat for g in GOLD_LABELS] == pytest.approx([s[g] for s in nested for g in GOLD_LABELS])
+
+
 def test_too_long_sentences_name_the_example(models, tmp_path):
     from tfpretrain.evaluation.probes.scoring import LMProbeScorer
 
     long = " ".join(["the nurse said she would call"] * 8)
     path = _write(tmp_path, "long.csv", HEADER + f"{long} x.,{long} y.,stereo,gender\n")
     pairs = load_probe_data(path, "crows_pairs").examples
-    with pytest.raises(ValueError, match=r"long.csv: row 1 \(line 2\): \d+ tokens .* exceed the model's max_seq"):
+    with pytest.raises(ValueError, match=r"long.csv:2: \d+ tokens .* exceed the model's max_seq"):
         LMProbeScorer(models["bert"]).crows_pairs(pairs)
 
 
@@ -515,10 +468,10 @@ def test_cli_probe_end_to_end(runs, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("family, name", [("gpt2", "stereoset"), ("bert", "stereoset"),
-                                          ("bert", "crows_pairs_template")])
+                                          ("bert", "crows_pairs_masked")])
 def test_run_probe_on_the_other_samples(models, tmp_path, family, name):
-    probe = SAMPLES[name][1]
-    data = load_probe_data(sample_path(name), probe)
+    data = load_probe_data(sample_path(name))
+    probe = data.probe
     summary = run_probe(models[family], probe, sample_path(name), tmp_path, tfma=False)  # TFMA: see the CLI test
     counts = {t: m["n"] for t, m in summary["metrics"]["by_bias_type"].items()}
     assert counts == data.bias_type_counts() and summary["metrics"]["overall"]["n"] == len(data.examples)

@@ -57,9 +57,11 @@ def shared_token_positions(a: Sequence[int], b: Sequence[int]) -> tuple[list[int
     return [i - 1 for i in keep_a if 0 < i < len(left) - 1], [i - 1 for i in keep_b if 0 < i < len(right) - 1]
 
 
-def crows_shared_positions(more: Sequence[int], less: Sequence[int], direction: str) -> tuple[list[int], list[int]]:
+def crows_shared_positions(more: Sequence[int], less: Sequence[int],
+                           direction: str | None) -> tuple[list[int], list[int]]:
     """(shared positions in sent_more, in sent_less), aligned in the official order: sent1 = sent_more for stereo
-    rows and sent_less for antistereo rows (difflib's alignment is not symmetric when tokens repeat)."""
+    rows and sent_less for antistereo rows (difflib's alignment is not symmetric when tokens repeat). Rows without
+    a direction (masked templates, expanded to their pair by probes.data) align sent_more first."""
     if direction == "antistereo":
         shared_less, shared_more = shared_token_positions(less, more)
         return shared_more, shared_less

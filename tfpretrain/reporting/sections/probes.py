@@ -119,9 +119,12 @@ def probe_section(summaries: Sequence[Mapping[str, Any]]) -> tuple[str, str]:
         model = summary.get("model") or {}
         scoring = "; ".join(f"{part}: {text}" for part, text in (summary.get("scoring") or {}).items())
         body = _crows_html(summary) if probe == "crows_pairs" else _stereoset_html(summary)
+        data = summary.get("data") or {}
+        read_as = data.get("read_as") or summary.get("layout")  # the file layout the probe read
+        read_as = f", read as {escape(read_as)}" if read_as else ""
         parts.append(
             f"<h3>{escape(_title(summary))}</h3><p class=\"meta\">Model {escape(model.get('source'))} "
-            f"({escape(model.get('family'))}); {escape((summary.get('data') or {}).get('examples'))} examples. "
+            f"({escape(model.get('family'))}); {escape(data.get('examples'))} examples{read_as}. "
             f"Scoring: {escape(scoring)}.</p>{body}{_examples_html(summary)}"
         )
     intro = ("<p>Intrinsic bias probes of the pretrained language model: does it assign higher likelihood to "
