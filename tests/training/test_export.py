@@ -13,7 +13,8 @@ import tensorflow as tf
 
 from tests.support import factories
 from tfpretrain.data import features as F
-from tfpretrain.data.labeled import encode, write_eval_tfrecords
+from tfpretrain.data.eval_records import write_eval_tfrecords
+from tfpretrain.data.labeled import encode
 from tfpretrain.data.tokenizer import load_tokenizer
 from tfpretrain.models.bert.bert_classifier import BertClassifier
 from tfpretrain.training import export

@@ -6,9 +6,10 @@
     train = make_classifier_dataset(examples, tokenizer, sequence_length=128, batch_size=32)
     write_eval_tfrecords("eval/data.tfrecord", examples, tokenizer, 128, group_fields=data.group_fields)
 
-Sources (local or gs://, via tf.io.gfile; a path may be a glob): CSV (`.csv`), JSON lines (`.jsonl` / `.json`), each
-optionally gzipped (`.gz`); TFRecord of tf.Example (`.tfrecord`, `.tfrecords`, TFDS-style `-00000-of-00004` shards,
-`.gz` for GZIP); TFDS datasets as `tfds:NAME[/CONFIG]:SPLIT` (read with download=False: prepare them first).
+Sources (read by data/sources.py; local or gs://; a path may be a glob): CSV (`.csv`), JSON lines (`.jsonl` /
+`.json`), TFRecord of tf.Example (`.tfrecord`, `.tfrecords`, TFDS-style `-00000-of-00004` shards), each optionally
+gzipped (`.gz`); TFDS datasets as `tfds:NAME[/CONFIG]:SPLIT` (read with download=False: prepare them first).
+The evaluation TFRecords written for TFMA are data/eval_records.py.
 
 Inputs are encoded as BERT pairs, `[CLS] text [SEP]` or `[CLS] text [SEP] text_pair [SEP]`, truncated the way
 Hugging Face's BertTokenizerFast truncates (longest-first for pairs), then right-padded with [PAD].
@@ -16,30 +17,24 @@ Hugging Face's BertTokenizerFast truncates (longest-first for pairs), then right
 
 from __future__ import annotations
 
-import contextlib
-import csv
 import dataclasses
-import gzip
-import io
-import json
 import math
 import numbers
-import posixpath
 import re
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from tfpretrain.data import features as F
+from tfpretrain.data.sources import CorpusError, Source, file_type, parse_source, plan_reads, read_records
+from tfpretrain.data.tokenizer import load_tokenizer, special_token_ids
 from tfpretrain.errors import UserError
 
 TEXT, TEXT_PAIR, LABEL = "text", "text_pair", "label"
 _RESERVED = (TEXT, TEXT_PAIR, LABEL)
-_CHUNK = 4096  # examples tokenized (and written) at a time: bounds the Python-object memory of big datasets
+CHUNK = 4096  # examples tokenized (and written) at a time: bounds the Python-object memory of big datasets
 _MISSING = object()  # a column absent from one record
-_TFRECORD = re.compile(r"\.tfrecords?(-\d+-of-\d+)?$")
 _CSV_INT = re.compile(r"[+-]?(0|[1-9]\d*)")
 _CSV_FLOAT = re.compile(r"[+-]?(\d+\.\d*|\.\d+|\d+(\.\d*)?[eE][+-]?\d+|\.\d+[eE][+-]?\d+)")
 
@@ -116,115 +111,47 @@ def read_examples(data: FinetuneData, limit: int | None = None) -> list[dict[str
     examples: list[dict[str, Any]] = []
     if limit == 0:
         return examples
-    if data.source.startswith("tfds:"):
-        records = _tfds_records(data, limit)
-    else:
-        records = (record for path in _files(data.source) for record in _file_records(path, data))
-    for where, record in records:
-        examples.append(_example(record, where, data))
-        if limit is not None and len(examples) >= limit:
-            break
+    try:
+        for where, record in _records(data):
+            examples.append(_example(record, where, data))
+            if limit is not None and len(examples) >= limit:
+                break
+    except CorpusError as e:  # the sources' reader names file, line and column; say it as fine-tuning data
+        raise FinetuneDataError(str(e)) from None
     return examples
 
 
-def _files(pattern: str) -> list[str]:
-    import tensorflow as tf
-
-    try:
-        files = sorted(p for p in tf.io.gfile.glob(pattern) if not tf.io.gfile.isdir(p))
-    except tf.errors.OpError as e:
-        raise FinetuneDataError(f"{pattern}: cannot list files ({e.message})") from None
-    if not files:
-        raise FinetuneDataError(f"{pattern}: no such file (or no file matches the pattern)")
-    return files
-
-
-def _format(path: str) -> tuple[str, bool]:
-    """(csv | jsonl | tfrecord, gzipped) from the file name."""
-    name = path.lower()
-    gzipped = name.endswith(".gz")
-    name = name.removesuffix(".gz")
-    if name.endswith(".csv"):
-        return "csv", gzipped
-    if name.endswith((".jsonl", ".json")):
-        return "jsonl", gzipped
-    if _TFRECORD.search(name):
-        return "tfrecord", gzipped
-    raise FinetuneDataError(
-        f"{path}: unknown file type; expected .csv, .jsonl, .json or .tfrecord (optionally .gz), or tfds:NAME:SPLIT"
-    )
+def _plan(data: FinetuneData) -> list[tuple[Source, str]]:
+    """(source, unit) pairs to read, in order: matched files (each typed by its name) or one TFDS split."""
+    if data.source.startswith("tfds:"):
+        if data.split is not None:
+            source = Source("tfds", name=data.source.removeprefix("tfds:"), split=data.split)
+        else:
+            source = parse_source(data.source)
+        source = dataclasses.replace(source, text_field=data.text_field, data_dir=data.data_dir)
+        return plan_reads(source, tfds_parts=1)
+    plan = []
+    for _, path in plan_reads(parse_source(data.source)):
+        if file_type(path) == "text":
+            raise FinetuneDataError(f"{path}: unknown file type; expected .csv, .jsonl, .json or .tfrecord "
+                                    "(optionally .gz), or tfds:NAME:SPLIT")
+        plan.append((dataclasses.replace(parse_source(path), text_field=data.text_field), path))
+    return plan
 
 
-def _file_records(path: str, data: FinetuneData) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    kind, gzipped = _format(path)
-    if kind == "tfrecord":
-        records = _tfrecord_records(path, gzipped, data)
-    elif kind == "csv":
-        records = _csv_records(path, gzipped, data)
-    else:
-        records = _jsonl_records(path, gzipped)
-    # Schemaless formats drop absent values per record; a group column absent from every record is a typo.
-    seen: set[str] = set()
-    for where, record in records:
-        seen.update(g for g in data.group_fields if record.get(g, _MISSING) is not _MISSING)
-        yield where, record
-    if kind != "csv":
+def _records(data: FinetuneData) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """(where, record) of every source unit; CSV group cells that are number literals become numbers."""
+    for source, unit in _plan(data):
+        seen: set[str] = set()
+        for where, record in read_records(source, unit, data.columns):
+            if source.type == "csv":
+                record = {c: _csv_cell(v) if c in data.group_fields else v for c, v in record.items()}
+            seen.update(g for g in data.group_fields if g in record)
+            yield where, record
+        # Schemaless formats drop absent values per record; a group column absent from every record is a typo.
         unseen = [g for g in data.group_fields if g not in seen]
-        if unseen:
-            raise FinetuneDataError(f"{path}: no record has the group column(s) {unseen}")
-
-
-class _GFileReader(io.RawIOBase):
-    """A read-only tf.io.gfile.GFile as a standard raw stream (GFile lacks readable() / readinto())."""
-
-    def __init__(self, gfile):
-        self._gfile = gfile
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        data = self._gfile.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        self._gfile.close()
-        super().close()
-
-
-@contextlib.contextmanager
-def _text_file(path: str, gzipped: bool) -> Iterator[io.TextIOWrapper]:
-    """A UTF-8 text stream (BOM dropped, newlines untranslated for csv) of a local / gs:// file, maybe gzipped."""
-    import tensorflow as tf
-
-    with contextlib.ExitStack() as stack:
-        binary = stack.enter_context(io.BufferedReader(_GFileReader(tf.io.gfile.GFile(path, "rb"))))
-        if gzipped:
-            binary = stack.enter_context(gzip.GzipFile(fileobj=binary, mode="rb"))
-        yield stack.enter_context(io.TextIOWrapper(binary, encoding="utf-8-sig", newline=""))
-
-
-def _csv_records(path: str, gzipped: bool, data: FinetuneData) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    with _text_file(path, gzipped) as f:
-        reader = csv.DictReader(f)
-        try:
-            header = reader.fieldnames or []
-            missing = [c for c in data.columns if c not in header]
-            if missing:
-                raise FinetuneDataError(f"{path}:1: no column(s) {missing} in the CSV header; columns: {header}")
-            start = reader.line_num + 1
-            for row in reader:
-                # Cells of a short row are None: reported as missing, like empty cells.
-                cells = {c: row.get(c) for c in data.columns}
-                yield f"{path}:{start}", {c: _csv_cell(v) if c in data.group_fields else v for c, v in cells.items()}
-                start = reader.line_num + 1
-        except csv.Error as e:
-            raise FinetuneDataError(f"{path}:{reader.line_num}: malformed CSV ({e})") from None
-        except UnicodeDecodeError as e:
-            raise FinetuneDataError(f"{path}: not valid UTF-8 ({e.reason})") from None
-        except (gzip.BadGzipFile, EOFError) as e:
-            raise FinetuneDataError(f"{path}: cannot decompress ({e})") from None
+        if unseen and source.type in ("jsonl", "tfrecord"):
+            raise FinetuneDataError(f"{unit}: no record has the group column(s) {unseen}")
 
 
 def _csv_cell(value: str | None) -> Any:
@@ -237,101 +164,6 @@ def _csv_cell(value: str | None) -> Any:
     if _CSV_FLOAT.fullmatch(stripped):
         return float(stripped)
     return value
-
-
-def _jsonl_records(path: str, gzipped: bool) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    with _text_file(path, gzipped) as f:
-        try:
-            for number, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise FinetuneDataError(f"{path}:{number}: not valid JSON ({e.msg})") from None
-                if not isinstance(record, dict):
-                    raise FinetuneDataError(f"{path}:{number}: expected a JSON object, got {type(record).__name__}")
-                yield f"{path}:{number}", record
-        except UnicodeDecodeError as e:
-            raise FinetuneDataError(f"{path}: not valid UTF-8 ({e.reason})") from None
-        except (gzip.BadGzipFile, EOFError) as e:
-            raise FinetuneDataError(f"{path}: cannot decompress ({e})") from None
-
-
-def _tfrecord_records(path: str, gzipped: bool, data: FinetuneData) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    import tensorflow as tf
-    from google.protobuf.message import DecodeError
-
-    dataset = tf.data.TFRecordDataset(path, compression_type="GZIP" if gzipped else "")
-    number = 0
-    try:
-        for serialized in dataset.as_numpy_iterator():
-            number += 1
-            where = f"{path}: record {number}"
-            try:
-                feature = tf.train.Example.FromString(serialized).features.feature
-            except DecodeError:
-                raise FinetuneDataError(f"{where}: not a serialized tf.Example") from None
-            yield where, {c: _feature_value(feature, c, where) for c in data.columns}
-    except tf.errors.OpError as e:
-        raise FinetuneDataError(f"{path}: cannot read TFRecords after record {number} ({e.message})") from None
-
-
-def _feature_value(features: Mapping[str, Any], column: str, where: str) -> Any:
-    if column not in features:
-        return _MISSING
-    feature = features[column]
-    kind = feature.WhichOneof("kind")
-    values = list(getattr(feature, kind).value) if kind else []
-    if not values:
-        return _MISSING
-    if len(values) > 1:
-        raise FinetuneDataError(f"{where}: column {column!r} has {len(values)} values, expected one")
-    return values[0]
-
-
-def _tfds_name_split(data: FinetuneData) -> tuple[str, str]:
-    rest = data.source.removeprefix("tfds:")
-    if data.split is not None:
-        name, split = rest, data.split
-    else:  # the split follows the last ':' outside brackets: "tfds:imdb_reviews:train[:10%]"
-        depth, cut = 0, -1
-        for i, ch in enumerate(rest):
-            depth += (ch == "[") - (ch == "]")
-            if ch == ":" and depth == 0:
-                cut = i
-        name, split = (rest[:cut], rest[cut + 1 :]) if cut > 0 else (rest, "")
-    if not name or not split:
-        raise FinetuneDataError(f"{data.source}: expected tfds:NAME[/CONFIG]:SPLIT (or set split=)")
-    return name, split
-
-
-def _tfds_records(data: FinetuneData, limit: int | None) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    import tensorflow_datasets as tfds
-
-    name, split = _tfds_name_split(data)
-    label = f"tfds:{name}:{split}"
-    try:
-        features = tfds.builder(name, data_dir=data.data_dir).info.features
-    except tfds.core.registered.DatasetNotFoundError:
-        raise FinetuneDataError(f"{label}: unknown TFDS dataset {name!r}") from None
-    except (ValueError, AssertionError) as e:  # unknown config or version
-        raise FinetuneDataError(f"{label}: {e}") from None
-    missing = [c for c in data.columns if c not in features]
-    if missing:
-        raise FinetuneDataError(f"{label}: no feature(s) {missing}; features: {sorted(features)}")
-    try:
-        dataset = tfds.load(name, split=split, data_dir=data.data_dir, download=False, shuffle_files=False)
-    except AssertionError as e:  # TFDS's way of saying "not prepared"
-        raise FinetuneDataError(f"{label}: not prepared; run `tfds build {name}` first ({e})") from None
-    except ValueError as e:
-        raise FinetuneDataError(f"{label}: cannot load ({e})") from None
-    columns = data.columns
-    dataset = dataset.map(lambda example: {c: example[c] for c in columns})
-    if limit is not None:
-        dataset = dataset.take(limit)
-    for number, example in enumerate(tfds.as_numpy(dataset), start=1):
-        yield f"{label}: example {number}", example
 
 
 def _scalar(value: Any, where: str, column: str) -> Any:
@@ -400,11 +232,9 @@ def _example(record: Mapping[str, Any], where: str, data: FinetuneData) -> dict[
 # --------------------------------------------------------------------------------------------------- encoding
 
 
-def _resolve_tokenizer(tokenizer):
+def resolve_tokenizer(tokenizer):
     """A tokenizer (or a vocab.txt / tokenizer.json path) with truncation and padding off; the caller's is untouched."""
     if isinstance(tokenizer, str):
-        from tfpretrain.data.tokenizer import load_tokenizer
-
         tokenizer = load_tokenizer(tokenizer)
     if tokenizer.truncation is None and tokenizer.padding is None:
         return tokenizer
@@ -437,7 +267,7 @@ def _truncate_longest_first(first: list[int], second: list[int], budget: int) ->
     return first[:n1], second[:n2]
 
 
-def _texts(examples: Sequence[Any]) -> tuple[list[str], list[str | None]]:
+def texts_of(examples: Sequence[Any]) -> tuple[list[str], list[str | None]]:
     """(texts, text pairs or None) of examples given as strings or dicts."""
     firsts, seconds = [], []
     for i, example in enumerate(examples):
@@ -459,13 +289,11 @@ def encode(examples: Sequence[Mapping[str, Any] | str], tokenizer, sequence_leng
     Returns int32 arrays [N, S]: token_ids `[CLS] text [SEP] (text_pair [SEP]) [PAD]...`, segment_ids (1 on the
     text_pair and its [SEP]), padding_mask. `tokenizer`: a `tokenizers` WordPiece tokenizer or a path for it.
     """
-    from tfpretrain.data.tokenizer import special_token_ids
-
-    tokenizer = _resolve_tokenizer(tokenizer)
+    tokenizer = resolve_tokenizer(tokenizer)
     special = special_token_ids(tokenizer, "bert")
     cls, sep, pad = special["cls"], special["sep"], special["pad"]
     length = int(sequence_length)
-    firsts, seconds = _texts(examples)
+    firsts, seconds = texts_of(examples)
     has_pairs = any(s is not None for s in seconds)
     if length < (3 if has_pairs else 2):  # room for the special tokens
         raise FinetuneDataError(f"sequence_length {sequence_length} is too short for [CLS] text [SEP] inputs")
@@ -473,8 +301,8 @@ def encode(examples: Sequence[Mapping[str, Any] | str], tokenizer, sequence_leng
     token_ids = np.full((n, length), pad, np.int32)  # [N, S]
     segment_ids = np.zeros((n, length), np.int32)  # [N, S]
     padding_mask = np.zeros((n, length), np.int32)  # [N, S]
-    for start in range(0, n, _CHUNK):
-        chunk = slice(start, start + _CHUNK)
+    for start in range(0, n, CHUNK):
+        chunk = slice(start, start + CHUNK)
         first_ids = [e.ids for e in tokenizer.encode_batch(firsts[chunk], add_special_tokens=False)]
         pair_rows = [i for i, s in enumerate(seconds[chunk]) if s is not None]
         pair_ids = dict(
@@ -499,7 +327,7 @@ def encode(examples: Sequence[Mapping[str, Any] | str], tokenizer, sequence_leng
     return {F.TOKEN_IDS: token_ids, F.SEGMENT_IDS: segment_ids, F.PADDING_MASK: padding_mask}
 
 
-def _labels(examples: Sequence[Mapping[str, Any]]) -> np.ndarray:
+def labels_of(examples: Sequence[Mapping[str, Any]]) -> np.ndarray:
     labels = np.empty(len(examples), np.int32)  # [N]
     for i, example in enumerate(examples):
         label = example.get(LABEL) if isinstance(example, Mapping) else None
@@ -527,7 +355,7 @@ def make_classifier_dataset(
         raise FinetuneDataError("no examples to build a dataset from")
     if int(batch_size) < 1:
         raise FinetuneDataError(f"batch_size must be >= 1, got {batch_size}")
-    labels = _labels(examples)
+    labels = labels_of(examples)
     features = {**encode(examples, tokenizer, sequence_length), F.LABELS: labels}
     dataset = tf.data.Dataset.from_tensor_slices(features)
     if shuffle:
@@ -535,87 +363,3 @@ def make_classifier_dataset(
     if repeat:
         dataset = dataset.repeat()
     return dataset.batch(int(batch_size), drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
-
-
-# ------------------------------------------------------------------------------------------- evaluation data
-
-
-def _group_kinds(examples: Sequence[Mapping[str, Any]], group_fields: Sequence[str]) -> dict[str, str]:
-    """Per group field: "float" when every present value is a number, else "bytes" (numbers written as text)."""
-    kinds = {}
-    for field in group_fields:
-        numeric = all(
-            example.get(field) is None or isinstance(example.get(field), numbers.Real) for example in examples
-        )
-        kinds[field] = "float" if numeric else "bytes"
-    return kinds
-
-
-def _tf_example(tokens: Mapping[str, np.ndarray], row: int, example: Mapping[str, Any], label_key: str, kinds):
-    import tensorflow as tf
-
-    def ints(values):
-        return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
-
-    def text(value):
-        return tf.train.Feature(bytes_list=tf.train.BytesList(value=[str(value).encode("utf-8")]))
-
-    feature = {key: ints(tokens[key][row].tolist()) for key in F.BERT_INPUTS}  # int64 [S] each
-    feature[label_key] = ints([int(example[LABEL])])
-    feature[TEXT] = text(example[TEXT])
-    if example.get(TEXT_PAIR) is not None:
-        feature[TEXT_PAIR] = text(example[TEXT_PAIR])
-    for field, kind in kinds.items():
-        value = example.get(field)
-        if value is None:
-            continue  # an absent feature is TFMA's missing value
-        if kind == "float":
-            feature[field] = tf.train.Feature(float_list=tf.train.FloatList(value=[float(value)]))
-        else:
-            feature[field] = text(value)
-    return tf.train.Example(features=tf.train.Features(feature=feature))
-
-
-def write_eval_tfrecords(
-    path: str,
-    examples: Sequence[Mapping[str, Any]],
-    tokenizer,
-    sequence_length: int,
-    *,
-    label_key: str = LABEL,
-    group_fields: Sequence[str] = (),
-) -> int:
-    """Write one TFRecord file of tf.Example for TFMA (GZIP when `path` ends in .gz); returns the record count.
-
-    Features: token_ids / segment_ids / padding_mask int64 [S], `label_key` int64, "text" (and "text_pair") bytes,
-    and each group field as-is: strings as bytes, numbers as float (a field mixing the two is all bytes); None
-    leaves the feature out. Written under a temporary name, then renamed into place.
-    """
-    import tensorflow as tf
-
-    path = str(path)
-    group_fields = tuple(group_fields)
-    reserved = {*F.BERT_INPUTS, label_key, TEXT, TEXT_PAIR}
-    clash = [g for g in group_fields if g in reserved]
-    if clash:
-        raise FinetuneDataError(f"{path}: group fields {clash} clash with the record's features {sorted(reserved)}")
-    _labels(examples)  # validated up front: nothing is written for a bad example
-    _texts(examples)
-    tokenizer = _resolve_tokenizer(tokenizer)
-    kinds = _group_kinds(examples, group_fields)
-    tf.io.gfile.makedirs(posixpath.dirname(path) or ".")
-    tmp = f"{path}.tmp-{uuid.uuid4().hex}"
-    options = tf.io.TFRecordOptions(compression_type="GZIP" if path.endswith(".gz") else "")
-    try:
-        with tf.io.TFRecordWriter(tmp, options) as writer:
-            for start in range(0, len(examples), _CHUNK):
-                chunk = examples[start : start + _CHUNK]
-                tokens = encode(chunk, tokenizer, sequence_length)
-                for row, example in enumerate(chunk):
-                    writer.write(_tf_example(tokens, row, example, label_key, kinds).SerializeToString())
-        tf.io.gfile.rename(tmp, path, overwrite=True)
-    except BaseException:
-        if tf.io.gfile.exists(tmp):
-            tf.io.gfile.remove(tmp)
-        raise
-    return len(examples)

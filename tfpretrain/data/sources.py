@@ -1,29 +1,36 @@
-"""Raw corpus sources (text files, JSON lines, TFDS) split into parallel read units, and text normalisation.
+"""Sources: the one reader of raw text and labeled records, for corpus preparation and fine-tuning data alike.
 
-A source is a `Source` parsed from a config dict or a CLI string; `plan_reads` expands sources into
-(source, unit) pairs - one per file, or one per TFDS sub-split - that Beam reads independently with
-`read_documents`. Files may be local or gs:// (tf.io.gfile) and gzip-compressed (name ending in .gz).
+    source = parse_source("docs/*.txt")    # or "x.jsonl", "x.csv.gz", "x.tfrecord", "tfds:imdb_reviews:train", a dict
+    for source, unit in plan_reads([source, ...]):       # one unit per matched file, or per TFDS sub-split
+        for where, record in read_records(source, unit, columns=("text", "label")): ...   # "file:line", a mapping
+        for text in read_documents(source, unit): ...                                       # the text field only
+
+Types: text (one document per line, or blank-line separated blocks), jsonl, csv (header row), tfrecord (tf.Example),
+tfds (`tfds:NAME[/CONFIG]:SPLIT`, data/tfds_source.py). Files are local or gs:// (tf.io.gfile), gzip-decompressed
+when the name ends in .gz. Every problem is one CorpusError naming the file and line (or record) and the field.
 """
 
 import dataclasses
-import gzip
-import json
 import re
 import unicodedata
 
-from tfpretrain.errors import UserError
+from tfpretrain.data import source_files as files
+from tfpretrain.data import tfds_source
+from tfpretrain.data.source_files import TEXT, CorpusError
 
-SOURCE_TYPES = ("text", "jsonl", "tfds")
+SOURCE_TYPES = ("text", "jsonl", "csv", "tfrecord", "tfds")
 SPLIT_BY = ("line", "blank_line")
 _KEYS = {
     "text": ("type", "path", "split_by"),
     "jsonl": ("type", "path", "text_field"),
+    "csv": ("type", "path", "text_field"),
+    "tfrecord": ("type", "path", "text_field"),
     "tfds": ("type", "name", "split", "text_field", "data_dir"),
 }
+_TFRECORD = re.compile(r"\.tfrecords?(-\d+-of-\d+)?$")
 
-
-class CorpusError(UserError):
-    """A source spec, input file or TFDS dataset that cannot be read as documents."""
+__all__ = ["TEXT", "CorpusError", "Source", "file_type", "normalize", "parse_source", "plan_reads",
+           "read_documents", "read_records"]
 
 
 def normalize(text):
@@ -42,7 +49,8 @@ def normalize(text):
 
 @dataclasses.dataclass(frozen=True)
 class Source:
-    """One corpus source. text: path, split_by; jsonl: path, text_field; tfds: name, split, text_field, data_dir."""
+    """One source. text: path, split_by; jsonl / csv / tfrecord: path, text_field; tfds: name, split, text_field,
+    data_dir."""
 
     type: str
     path: str | None = None
@@ -57,16 +65,27 @@ class Source:
         if self.type == "tfds":
             extra = f" data_dir={self.data_dir}" if self.data_dir else ""
             return f"tfds:{self.name}:{self.split} text_field={self.text_field}{extra}"
-        if self.type == "jsonl":
-            return f"jsonl:{self.path} text_field={self.text_field}"
-        return f"text:{self.path} split_by={self.split_by}"
+        if self.type == "text":
+            return f"text:{self.path} split_by={self.split_by}"
+        return f"{self.type}:{self.path} text_field={self.text_field}"
+
+
+def file_type(path):
+    """The source type a file name says: jsonl (.jsonl / .json), csv, tfrecord (.tfrecord[s], TFDS-style
+    -00000-of-00004 shards), else text; a .gz suffix is looked through."""
+    name = path.lower().removesuffix(".gz")
+    if name.endswith((".jsonl", ".json")):
+        return "jsonl"
+    if name.endswith(".csv"):
+        return "csv"
+    return "tfrecord" if _TFRECORD.search(name) else "text"
 
 
 def parse_source(spec):
-    """A Source from a dict ({"type": "text" | "jsonl" | "tfds", ...}) or a string shorthand.
+    """A Source from a dict ({"type": "text" | "jsonl" | "csv" | "tfrecord" | "tfds", ...}) or a string shorthand.
 
-    Strings: "tfds:NAME[/CONFIG]:SPLIT", a path/glob ending in .jsonl or .json (optionally .gz), or any other
-    path/glob (text, one document per line).
+    Strings: "tfds:NAME[/CONFIG]:SPLIT", or a path/glob whose name says its type (file_type; text files hold one
+    document per line).
     """
     if isinstance(spec, Source):
         return spec
@@ -86,17 +105,12 @@ def parse_source(spec):
     if kind == "tfds":
         if "name" not in spec:
             raise CorpusError(f"source {spec!r}: tfds source lacks key 'name'")
-        return Source(
-            "tfds",
-            name=spec["name"],
-            split=spec.get("split", "train"),
-            text_field=spec.get("text_field", "text"),
-            data_dir=spec.get("data_dir"),
-        )
+        return Source("tfds", name=spec["name"], split=spec.get("split", "train"),
+                      text_field=spec.get("text_field", TEXT), data_dir=spec.get("data_dir"))
     if "path" not in spec:
         raise CorpusError(f"source {spec!r}: {kind} source lacks key 'path'")
-    if kind == "jsonl":
-        return Source("jsonl", path=spec["path"], text_field=spec.get("text_field", "text"))
+    if kind != "text":
+        return Source(kind, path=spec["path"], text_field=spec.get("text_field", TEXT))
     split_by = spec.get("split_by", "line")
     if split_by not in SPLIT_BY:
         raise CorpusError(f"source {spec!r}: key 'split_by' must be one of {SPLIT_BY}, got {split_by!r}")
@@ -105,21 +119,14 @@ def parse_source(spec):
 
 def _parse_string(spec):
     if spec.startswith("tfds:"):
-        rest = spec.removeprefix("tfds:")
-        # The split follows the last ':' outside brackets: "tfds:imdb_reviews:train[:10%]".
-        depth, cut = 0, -1
-        for i, ch in enumerate(rest):
-            depth += (ch == "[") - (ch == "]")
-            if ch == ":" and depth == 0:
-                cut = i
-        if cut <= 0 or cut == len(rest) - 1:
-            raise CorpusError(f"source {spec!r}: expected tfds:NAME[/CONFIG]:SPLIT")
-        return Source("tfds", name=rest[:cut], split=rest[cut + 1 :], text_field="text")
+        name, split = tfds_source.parse_name_split(spec)
+        return Source("tfds", name=name, split=split, text_field=TEXT)
     if not spec:
         raise CorpusError("source is an empty string")
-    if spec.removesuffix(".gz").endswith((".jsonl", ".json")):
-        return Source("jsonl", path=spec, text_field="text")
-    return Source("text", path=spec, split_by="line")
+    kind = file_type(spec)
+    if kind == "text":
+        return Source("text", path=spec, split_by="line")
+    return Source(kind, path=spec, text_field=TEXT)
 
 
 def plan_reads(sources, tfds_parts=8):
@@ -134,129 +141,48 @@ def plan_reads(sources, tfds_parts=8):
         raise CorpusError(f"tfds_parts must be >= 1, got {tfds_parts}")
     units = []
     for source in map(parse_source, sources):
-        parts = _tfds_units(source, tfds_parts) if source.type == "tfds" else _glob(source.path)
+        parts = tfds_source.units(source, tfds_parts) if source.type == "tfds" else files.glob(source.path)
         units.extend((source, unit) for unit in parts)
     return units
+
+
+def read_records(source, unit, columns=None):
+    """Yield (where, record) of one read unit: `where` names file:line / record / example for error messages.
+
+    Records are mappings of column -> raw value: text documents as {"text": str}; JSONL objects as parsed; CSV
+    rows as strings (None for a short row's missing cells); tf.Example / TFDS features as scalars (bytes, int,
+    float; a multi-value feature as a list). `columns` (where given) must exist in a CSV header or a TFDS
+    dataset's features, and limit what tf.Example / TFDS records carry.
+    """
+    source = parse_source(source)
+    if source.type == "tfds":
+        yield from tfds_source.records(source, unit, columns)
+    elif source.type == "jsonl":
+        yield from files.jsonl_records(unit)
+    elif source.type == "csv":
+        yield from files.csv_records(unit, columns)
+    elif source.type == "tfrecord":
+        yield from files.tfrecord_records(unit, columns)
+    else:
+        yield from ((where, {TEXT: text}) for where, text in files.text_documents(unit, source.split_by))
 
 
 def read_documents(source, unit):
     """Yield the raw (not normalised) document texts of one read unit from `plan_reads`."""
     source = parse_source(source)
-    if source.type == "tfds":
-        yield from _read_tfds(source, unit)
-    elif source.type == "jsonl":
-        yield from _read_jsonl(unit, source.text_field)
-    elif source.split_by == "line":
-        yield from (line for _, line in _lines(unit) if line.strip())
-    else:
-        block = []
-        for _, line in _lines(unit):
-            if line.strip():
-                block.append(line)
-            elif block:
-                yield "\n".join(block)
-                block = []
-        if block:
-            yield "\n".join(block)
-
-
-def _glob(pattern):
-    import tensorflow as tf
-
-    files = sorted(p for p in tf.io.gfile.glob(pattern) if not tf.io.gfile.isdir(p))
-    if not files:
-        raise CorpusError(f"input pattern {pattern!r} matches no files")
-    return files
-
-
-def _lines(path):
-    """(line number, line without its newline) of a UTF-8 file; gzip-decompressed when the name ends in .gz."""
-    import tensorflow as tf
-
-    with tf.io.gfile.GFile(path, "rb") as raw:
-        f = gzip.GzipFile(fileobj=raw, mode="rb") if path.endswith(".gz") else raw
-        for number, data in enumerate(f, start=1):
-            try:
-                line = data.decode("utf-8")
-            except UnicodeDecodeError as e:
-                raise CorpusError(f"{path}:{number}: not valid UTF-8 ({e.reason})") from None
-            if number == 1:
-                line = line.removeprefix("\ufeff")
-            yield number, line.rstrip("\r\n")
-
-
-def _read_jsonl(path, field):
-    for number, line in _lines(path):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise CorpusError(f"{path}:{number}: not valid JSON ({e.msg}); expected an object with {field!r}") from None
-        if not isinstance(record, dict) or field not in record:
-            raise CorpusError(f"{path}:{number}: record has no text field {field!r}")
-        if not isinstance(record[field], str):
-            kind = type(record[field]).__name__
-            raise CorpusError(f"{path}:{number}: text field {field!r} is a {kind}, expected a string")
-        yield record[field]
-
-
-def _tfds_builder(source):
-    import tensorflow_datasets as tfds
-
-    try:
-        builder = tfds.builder(source.name, data_dir=source.data_dir)
-    except tfds.core.registered.DatasetNotFoundError:
-        raise CorpusError(f"unknown TFDS dataset {source.name!r}") from None
-    features = builder.info.features
-    if source.text_field not in features:
-        raise CorpusError(
-            f"TFDS dataset {source.name!r} has no feature {source.text_field!r}; available: {sorted(features)}"
-        )
-    return builder
-
-
-def _tfds_units(source, parts):
-    import tensorflow_datasets as tfds
-
-    builder = _tfds_builder(source)
-    splits = builder.info.splits
-    if not splits:  # sizes unknown: dataset not prepared here (or mocked)
-        if not re.fullmatch(r"\w+", source.split):
-            return [source.split]
-        n = min(parts, 100)  # percent slices; adjacent ones share a rounded boundary, so they partition
-        return [f"{source.split}[{100 * i // n}%:{100 * (i + 1) // n}%]" for i in range(n)]
-    try:
-        total = splits[source.split].num_examples
-    except ValueError as e:
-        raise CorpusError(f"TFDS dataset {source.name!r}: bad split {source.split!r} ({e})") from None
-    units = []
-    for sub in tfds.even_splits(source.split, n=max(1, min(parts, total))):
-        spans = [
-            (s.splitname, s.from_ or 0, splits[s.splitname].num_examples if s.to is None else s.to)
-            for s in sub.to_absolute(splits)
-        ]
-        units.append("+".join(f"{name}[{start}:{end}]" for name, start, end in spans))
-    return units
-
-
-def _read_tfds(source, unit):
-    import tensorflow_datasets as tfds
-
-    _tfds_builder(source)
-    try:
-        # download=False: many workers must not race to download and prepare the same dataset.
-        ds = tfds.load(source.name, split=unit, data_dir=source.data_dir, shuffle_files=False, download=False)
-    except AssertionError as e:  # TFDS's way of saying "not prepared"
-        raise CorpusError(
-            f"TFDS dataset {source.name!r} is not prepared in {source.data_dir or 'the default data_dir'}; "
-            f"run `tfds build {source.name}` first ({e})"
-        ) from None
+    if source.type == "text":
+        yield from (text for _, text in files.text_documents(unit, source.split_by))
+        return
     field = source.text_field
-    for value in tfds.as_numpy(ds.map(lambda example: example[field])):
+    for where, record in read_records(source, unit, (field,)):
+        value = record.get(field) if isinstance(record, dict) else None
+        if value is None:
+            raise CorpusError(f"{where}: record has no text field {field!r}")
         if isinstance(value, bytes):
-            yield value.decode("utf-8")
-        elif isinstance(value, str):
-            yield value
-        else:
-            raise CorpusError(f"TFDS dataset {source.name!r}: feature {field!r} is not text ({type(value).__name__})")
+            try:
+                value = value.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise CorpusError(f"{where}: text field {field!r} is not valid UTF-8 ({e.reason})") from None
+        if not isinstance(value, str):
+            raise CorpusError(f"{where}: text field {field!r} is a {type(value).__name__}, expected a string")
+        yield value

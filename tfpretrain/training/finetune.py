@@ -103,7 +103,8 @@ def _write_run_info(run_dir, strategy):
 
 def finetune(experiment, run_dir, verbose=1):
     """Fine-tune, export and write the evaluation data; returns the Keras History."""
-    from tfpretrain.data.labeled import make_classifier_dataset, read_examples, write_eval_tfrecords
+    from tfpretrain.data.eval_records import write_eval_tfrecords
+    from tfpretrain.data.labeled import make_classifier_dataset, read_examples
     from tfpretrain.data.tokenizer import load_tokenizer
     from tfpretrain.models.bert.bert_classifier import BertClassifier
     from tfpretrain.training.export import export_classifier, export_hf

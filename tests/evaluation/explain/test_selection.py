@@ -28,7 +28,7 @@ EXAMPLES = make_examples(60, seed=1)
 def classifier_run(directory, examples, seed=0):
     """A fine-tuning-run-shaped directory: final/ (a tiny random BertClassifier + tokenizer.json), finetune.yaml
     and eval.tfrecord with the group columns, as tfpretrain.training.finetune writes them."""
-    from tfpretrain.data.labeled import write_eval_tfrecords
+    from tfpretrain.data.eval_records import write_eval_tfrecords
     from tfpretrain.data.tokenizer import save_tokenizer, train_wordpiece
     from tfpretrain.keras import keras
     from tfpretrain.models.bert.bert_classifier import BertClassifier
@@ -160,7 +160,7 @@ def test_a_missing_slice_column_names_the_column_and_file(run):
 
 
 def test_records_carry_the_token_features(run):
-    from tfpretrain.evaluation.explain.selection import read_eval_records
+    from tfpretrain.data.eval_records import read_eval_records
 
     records = read_eval_records(run / "eval.tfrecord", max_examples=4)
     assert len(records) == 4 and records[0][F.TOKEN_IDS].shape == (LENGTH,) and records[0]["gender"] in (

@@ -22,6 +22,7 @@ import zlib
 import numpy as np
 
 from tfpretrain.data import features as F
+from tfpretrain.data.eval_records import read_eval_records
 
 OVERALL = "overall"
 TOP_K = 5
@@ -54,45 +55,6 @@ def load_classifier(run_dir):
     groups = list((settings.get("eval") or {}).get("group_fields") or [])
     return model, load_tokenizer(tokenizer_path), {"num_classes": num_classes, "sequence_length": length,
                                                    "group_fields": groups}
-
-
-def _value(feature):
-    """A tf.train.Feature -> a list of ints / floats / str."""
-    kind = feature.WhichOneof("kind")
-    if kind is None:
-        return []
-    values = list(getattr(feature, kind).value)
-    return [v.decode("utf-8", errors="replace") for v in values] if kind == "bytes_list" else values
-
-
-def read_eval_records(path, max_examples=None):
-    """An eval TFRecord (RUN/eval.tfrecord, write_eval_tfrecords' format; .gz = GZIP) -> a list of dicts: token
-    features as int32 arrays [S], one-value features as scalars, others as lists."""
-    import tensorflow as tf
-
-    path = os.fspath(path)
-    if not tf.io.gfile.exists(path):
-        raise FileNotFoundError(f"evaluation data {path} does not exist")
-    dataset = tf.data.TFRecordDataset(path, compression_type="GZIP" if path.endswith(".gz") else "")
-    if max_examples is not None:
-        dataset = dataset.take(max_examples)
-    records = []
-    for i, serialized in enumerate(dataset.as_numpy_iterator()):
-        try:
-            feature = tf.train.Example.FromString(serialized).features.feature
-        except Exception as e:  # protobuf's DecodeError
-            raise ValueError(f"{path}: record {i} is not a tf.train.Example ({e})") from None
-        record = {}
-        for key, value in feature.items():
-            values = _value(value)
-            if key in F.BERT_INPUTS:
-                record[key] = np.asarray(values, np.int32)
-            else:
-                record[key] = values[0] if len(values) == 1 else (values or None)
-        records.append(record)
-    if not records:
-        raise ValueError(f"{path}: no records")
-    return records
 
 
 def _encoded(examples, tokenizer, sequence_length, label_key):
