@@ -18,6 +18,10 @@ CORE = [
     # accountants are Google's) and energy/CO2 of training runs (codecarbon's offline tracker, no network).
     "dp-accounting>=0.4",
     "codecarbon>=2.8",
+    # The HTML report, the report sections and the model card are Jinja2 templates; markdown-it turns the Markdown
+    # model card into its HTML twin.
+    "jinja2>=3.1",
+    "markdown-it-py>=3",
 ]
 
 EXTRAS = {
@@ -25,10 +29,11 @@ EXTRAS = {
     "tpu": ["tensorflow-tpu==2.20.0", "tf-keras==2.20.1", "libtpu"],
     # fairness-indicators 0.52.0 is NOT listed here: its tensorflow-data-validation pin has no Linux wheel, and
     # it imports nothing from it, so the Makefile installs it separately with --no-deps after this extra.
-    "eval": ["tensorflow-model-analysis>=0.52,<0.53", "markdown-it-py>=3"],  # markdown-it: the HTML model card
-    # nbclient + ipykernel execute the notebooks in tests (tests/test_notebooks.py).
+    "eval": ["tensorflow-model-analysis>=0.52,<0.53"],
+    # nbclient + ipykernel execute the notebooks in tests (tests/test_notebooks.py); playwright drives the system
+    # Chromium in the report's browser tests (never `playwright install`: .ci/run installs chromium).
     "dev": ["pytest>=8", "pytest-timeout", "hypothesis>=6", "ruff>=0.6", "pytest-xdist>=3",
-            "nbformat>=5", "nbclient>=0.10", "ipykernel>=6"],
+            "nbformat>=5", "nbclient>=0.10", "ipykernel>=6", "playwright>=1.45"],
 }
 
 setup(
@@ -37,7 +42,8 @@ setup(
     description=__doc__,
     python_requires=">=3.11,<3.12",
     packages=find_packages(include=["tfpretrain", "tfpretrain.*"]),
-    package_data={"tfpretrain": ["py.typed", "reporting/report/assets/*", "evaluation/probes/samples/*"]},
+    package_data={"tfpretrain": ["py.typed", "reporting/report/assets/*", "reporting/*/templates/*",
+                                 "evaluation/probes/samples/*"]},
     install_requires=CORE,
     extras_require=EXTRAS,
     entry_points={"console_scripts": ["tfpretrain=tfpretrain.cli:main"]},

@@ -11,6 +11,7 @@ from scipy import stats
 
 from tfpretrain.data import canaries as C
 from tfpretrain.evaluation import memorization as M
+from tfpretrain.reporting.sections.exposure import exposure_section
 
 
 def test_rank_counts_ties_against_the_secret_and_rank_exposure_is_carlinis_when_exhaustive():
@@ -123,10 +124,10 @@ def test_gpt2_exposure_grows_with_repetitions(tmp_path, capsys):
     assert "inserted 32x: mean" in printed
 
     key = json.loads((data / C.KEY_FILE).read_text())
-    heading, html = M.exposure_section(summary)
-    entry = M.exposure_card_entry(summary)
-    assert _no_secrets(key, text, printed, heading, html, json.dumps(entry))
-    assert "gpt2" in heading and "<svg" in html and "log2|R| = 19.93 bits" in html
+    section = exposure_section(summary)  # what the report and the card show of it
+    html, entry = section.html, section.card_entry
+    assert _no_secrets(key, text, printed, section.heading, html, json.dumps(entry))
+    assert "gpt2" in section.heading and "<svg" in html and "log2|R| = 19.93 bits" in html
     assert all(c["id"] in html for c in summary["canaries"]) and "32x" in html
     (facts,) = entry.values()
     assert facts["canaries"] == 8 and facts["inserted 32x"].startswith("mean ")
@@ -160,36 +161,13 @@ def test_bert_audit_smoke(tmp_path):
         assert canary["secret_tokens"] >= 1 and not canary["unknown_token"]
         assert np.isfinite(canary["score"]) and canary["score"] < 0
     assert json.loads((tmp_path / "audit" / M.EXPOSURE_FILE).read_text()) == summary
-    heading, html = M.exposure_section(summary)
-    assert _no_secrets({"canaries": canaries}, html, json.dumps(M.exposure_card_entry(summary)))
+    section = exposure_section(summary)
+    assert _no_secrets({"canaries": canaries}, section.html, json.dumps(section.card_entry))
 
 
-def test_exposure_section_and_card_entry_are_escaped_and_name_canaries_by_id():
-    import xml.etree.ElementTree as ET
-
-    rows = [{"id": f"canary-00{i}", "repetitions": r, "rank": 1 + i, "exposure": e, "exposure_rank": e / 2,
-             "score": -3.0, "secret_tokens": 4, "unknown_token": False}
+def test_levels_summarise_exposure_per_repetition_count():
+    rows = [{"id": f"canary-00{i}", "repetitions": r, "exposure": e, "exposure_rank": e / 2}
             for i, (r, e) in enumerate([(1, 1.0), (1, 3.0), (16, 12.0), (16, 19.0)])]
-    summary = {"model": "runs/<gpt2>", "model_family": "gpt2", "scoring": M.SCORING["gpt2"],
-               "template": "<b>{secret}</b> & co", "space_size": 10**6, "exposure_bound": math.log2(10**6),
-               "candidates": 999, "exhaustive": False, "rank_exposure_bound": math.log2(1000), "canaries": rows,
-               "by_repetitions": [M._level(r, [x for x in rows if x["repetitions"] == r]) for r in (1, 16)]}
-    assert summary["by_repetitions"][1] == {"repetitions": 16, "count": 2, "mean_exposure": 15.5,
-                                            "median_exposure": 15.5, "max_exposure": 19.0, "mean_exposure_rank": 7.75}
-    heading, html = M.exposure_section(summary)
-    assert heading == "Memorisation: canary exposure (gpt2)"
-    assert "<b>" not in html and "&lt;b&gt;{secret}&lt;/b&gt; &amp; co" in html
-    assert all(f"<td>{row['id']}</td>" in html for row in rows) and "<td>3 of 1000</td>" in html
-    svg = ET.fromstring(html[html.index("<svg") : html.index("</svg>") + 6])  # well-formed, self-contained SVG
-    bars = [e for e in svg.iter("{http://www.w3.org/2000/svg}rect")]
-    assert [b.find("{http://www.w3.org/2000/svg}title").text for b in bars] == [
-        "1x: mean 2.00, max 3.00 bits", "16x: mean 15.50, max 19.00 bits"]
-    assert float(bars[1].get("height")) > 7 * float(bars[0].get("height"))  # heights in proportion to the means
-    assert "log2|R| = 19.93 bits" in html
-    assert "http" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")  # fetches nothing
-    entry = M.exposure_card_entry(summary)
-    assert entry == {"gpt2 model <gpt2>": {
-        "method": "canary exposure (Carlini et al. 2019, The Secret Sharer), skew-normal extrapolation",
-        "scoring": M.SCORING["gpt2"], "canaries": 4, "candidates": 999, "exposure bound (log2|R|, bits)": 19.93,
-        "inserted 1x": "mean 2.00 bits, max 3.00 (2 canaries)",
-        "inserted 16x": "mean 15.50 bits, max 19.00 (2 canaries)"}}
+    assert M._level(16, [x for x in rows if x["repetitions"] == 16]) == {
+        "repetitions": 16, "count": 2, "mean_exposure": 15.5, "median_exposure": 15.5, "max_exposure": 19.0,
+        "mean_exposure_rank": 7.75}

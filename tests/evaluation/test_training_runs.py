@@ -1,4 +1,5 @@
-"""Privacy budgets and energy of a model's training runs, as report sections and model card entries."""
+"""Privacy budgets and energy of a model's training runs: the run chain, the records read, the energy total (the
+report sections and card entries made of them: tests/reporting/sections/test_training_runs.py)."""
 
 import json
 
@@ -33,41 +34,28 @@ def test_the_run_chain_is_followed_to_the_pretraining_run(runs, tmp_path):
     assert run_records.training_runs(None) == []
 
 
-def test_privacy_says_epsilon_or_no_guarantee(runs):
-    records = run_records.privacy_records(runs)
-    card = run_records.privacy_card_entry(records)
-    assert card["fine-tuning (classifier)"].startswith("DP-SGD, epsilon = 7.25 at delta = 1e-05")
-    assert card["pretraining (bert)"] == "trained without differential privacy (no formal guarantee)"
-    heading, html = run_records.privacy_section(records)
-    assert heading.startswith("Privacy") and "7.25" in html and "∞ (no guarantee)" in html
+def test_privacy_records_or_dp_off(runs):
+    assert run_records.privacy_records(runs) == {"fine-tuning (classifier)": PRIVACY,
+                                                 "pretraining (bert)": {"differential privacy": "off"}}
 
 
 def test_energy_totals_and_unmeasured_runs(runs, tmp_path):
     records = run_records.energy_records(runs)
     total = run_records.energy_total(records)
     assert total["energy_kwh"] == pytest.approx(0.012) and total["co2_kg"] == pytest.approx(0.0048)
-    assert total["runs measured"] == "2 of 2"
-    card = run_records.energy_card_entry(records)
-    assert card["total"].startswith("0.012 kWh, 0.0048 kg CO2eq")
-    assert "TDP estimate CPU power, grid FRA" in card["fine-tuning (classifier)"]
-    _, html = run_records.energy_section(records)
-    assert "codecarbon 3.3.2 offline" in html and "<td>total</td>" in html
+    assert total["runs measured"] == "2 of 2" and total["duration_s"] == pytest.approx(80.0)
+    assert records["fine-tuning (classifier)"] == ENERGY
 
     (tmp_path / "bert" / "energy.json").unlink()
     records = run_records.energy_records(runs)
+    assert records["pretraining (bert)"] is None
     assert run_records.energy_total(records)["runs measured"] == "1 of 2"
-    assert run_records.energy_card_entry(records)["pretraining (bert)"] == "not measured"
-    (tmp_path / "classifier" / "energy.json").unlink()
-    assert run_records.energy_card_entry(run_records.energy_records(runs)) is None  # -> "not measured" in the card
+    (tmp_path / "classifier" / "energy.json").write_text(json.dumps({"error": "no power counters"}))
+    records = run_records.energy_records(runs)
+    assert run_records.measured_records(records) == {} and run_records.energy_total(records) is None
 
 
 def test_a_corrupt_record_names_its_file(runs, tmp_path):
     (tmp_path / "classifier" / "privacy.json").write_text("{not json")
     with pytest.raises(ValueError, match=r"classifier/privacy.json: not valid JSON"):
         run_records.privacy_records(runs)
-
-
-def test_text_from_records_is_escaped(runs, tmp_path):
-    (tmp_path / "classifier" / "energy.json").write_text(json.dumps({"error": "<script>x</script>"}))
-    _, html = run_records.energy_section(run_records.energy_records(runs))
-    assert "<script>" not in html and "&lt;script&gt;" in html

@@ -23,6 +23,11 @@ import os
 import yaml
 
 from tfpretrain.config import CONFIGS_DIR
+from tfpretrain.reporting import write_model_card, write_report
+from tfpretrain.reporting.sections.explanations import explanations_section
+from tfpretrain.reporting.sections.exposure import exposure_section
+from tfpretrain.reporting.sections.probes import probe_section
+from tfpretrain.reporting.sections.training_runs import energy_section, privacy_section
 
 DEFAULT_CONFIG = os.fspath(CONFIGS_DIR / "eval" / "default.yaml")
 
@@ -98,60 +103,30 @@ def _run_info(run):
     return model_info, training, data
 
 
-def write_card_html(markdown_path):
-    """The Markdown model card -> a self-contained HTML page beside it (no external resources)."""
-    from markdown_it import MarkdownIt
-
-    with open(markdown_path) as f:
-        body = MarkdownIt("commonmark", {"html": False}).enable("table").render(f.read())
-    page = ("<!doctype html><html lang=en><meta charset=utf-8><title>Model card</title><style>"
-            "body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}"
-            "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2rem .5rem;text-align:left}"
-            "code{background:#f4f4f4}</style><body>" + body + "</body></html>\n")
-    from tfpretrain.atomic import write_text
-
-    return write_text(os.path.splitext(markdown_path)[0] + ".html", page)
-
-
 def _responsible_sections(out, run, settings, data, *, probes, audits, explain, explain_steps, seed):
-    """(report sections [(heading, html)], model card keyword arguments, {artefact: path}) for what else was
-    measured about the model: explanations, bias probes, canary exposure, privacy budget and energy."""
+    """(reporting Sections for the report and the card, {artefact: path}) for what else was measured about the
+    model: explanations, bias probes, canary exposure, privacy budget and energy."""
     from tfpretrain.evaluation import training_runs as run_records
 
-    sections, card, paths = [], {}, {}
+    sections, paths = [], {}
     if explain and run is not None:
-        from tfpretrain.evaluation.explain.selection import (
-            explain_run,
-            explanations_card_entry,
-            explanations_section,
-            write_explanations,
-        )
+        from tfpretrain.evaluation.explain.selection import explain_run, write_explanations
 
         records = explain_run(run, data=data, slices=list(settings.slices), groups=settings.groups,
                               label_key=settings.label_key, per_slice=explain, steps=explain_steps, seed=seed)
         paths["explanations"] = write_explanations(records, os.path.join(out, "explanations.json"))
         sections.append(explanations_section(records))
-        card["explanations"] = explanations_card_entry(records)
     if probes:
-        from tfpretrain.reporting.sections.probes import probe_card_entry, probe_section
-
         summaries = [_read_json(os.path.join(d, "probe_summary.json"), "a `tfpretrain probe` output") for d in probes]
         sections.append(probe_section(summaries))
-        card["bias_probes"] = probe_card_entry(summaries)
-    if audits:
-        from tfpretrain.evaluation.memorization import exposure_card_entry, exposure_section
-
-        for directory in audits:
-            summary = _read_json(os.path.join(directory, "exposure.json"), "a `tfpretrain audit` output")
-            sections.append(exposure_section(summary))
-            card.setdefault("memorization", {}).update(exposure_card_entry(summary))
+    for directory in audits or ():
+        summary = _read_json(os.path.join(directory, "exposure.json"), "a `tfpretrain audit` output")
+        sections.append(exposure_section(summary))
     runs = run_records.training_runs(run)
     if runs:
         privacy, energy = run_records.privacy_records(runs), run_records.energy_records(runs)
-        sections += [run_records.privacy_section(privacy), run_records.energy_section(energy)]
-        card["privacy"] = run_records.privacy_card_entry(privacy)
-        card["energy"] = run_records.energy_card_entry(energy)
-    return sections, card, paths
+        sections += [privacy_section(privacy), energy_section(energy)]
+    return sections, paths
 
 
 def _read_json(path, what):
@@ -170,8 +145,6 @@ def evaluate(out, *, model=None, data=None, predictions=None, config=None, slice
     the card. explain: examples per slice value to explain with integrated gradients (0: none; needs a run).
     """
     from tfpretrain.evaluation.fairness import tfma_runner as fairness
-    from tfpretrain.reporting.model_card.build import write_model_card
-    from tfpretrain.reporting.report.page import write_report
 
     settings = fairness.load_settings(config or DEFAULT_CONFIG)
     changes = {}
@@ -211,7 +184,7 @@ def evaluate(out, *, model=None, data=None, predictions=None, config=None, slice
     model_info, training, run_data = _run_info(run)
     model_info = model_info or {"model": model or predictions}
     title = title or f"Fairness evaluation: {model_info.get('name', model or predictions)}"
-    sections, card_extras, extra_paths = _responsible_sections(
+    sections, extra_paths = _responsible_sections(
         out, run, settings, data if predictions is None else None, probes=probes, audits=audits, explain=explain,
         explain_steps=explain_steps, seed=seed)
     paths.update(extra_paths)
@@ -219,7 +192,7 @@ def evaluate(out, *, model=None, data=None, predictions=None, config=None, slice
                                    model_info=model_info, min_slice_size=settings.min_slice_size, sections=sections)
     card = write_model_card(os.path.join(out, "model_card.md"), model_info=model_info, training=training,
                             data={**run_data, **data_info}, evaluation_rows=rows, gate=settings.gate,
-                            min_slice_size=settings.min_slice_size, report_path="report.html", **card_extras)
-    paths.update(model_card=card["markdown"], model_card_html=write_card_html(card["markdown"]),
-                 model_card_json=card["json"], tfma=tfma_dir)
+                            min_slice_size=settings.min_slice_size, report_path="report.html", sections=sections)
+    paths.update(model_card=card["markdown"], model_card_html=card["html"], model_card_json=card["json"],
+                 tfma=tfma_dir)
     return rows, gate_result, paths

@@ -2,7 +2,7 @@
 `prepare` planted (tfpretrain.data.canaries) than random secrets in the same template.
 
     summary = audit("runs/gpt2", "data/prepared/gpt2_bpe/canaries.json", "runs/audit")   # -> OUT/exposure.json
-    heading, html = exposure_section(summary)                                            # a report section
+    # the report section and card entry: tfpretrain.reporting.sections.exposure.exposure_section(summary)
 
 Score of a secret s (higher = more likely), over the tokens of s inside template(s):
   GPT-2: sum of log P(token | <|endoftext|>, the tokens before it), i.e. log P(secret | template prefix);
@@ -15,7 +15,7 @@ and shared by every canary (they share the template); all of R when N covers it.
                at most log2(N + 1), and Carlini's exact exposure when the candidates are all of R;
   exposure   = -log2 P(candidate score >= the secret's) under a skew-normal fitted to the candidate scores
                (Carlini et al. §4.3), in [0, log2|R|]: it resolves ranks far beyond N.
-The secrets stay in canaries.json: exposure.json, the report section and the card name canaries by id only.
+The secrets stay in canaries.json: exposure.json (and so the report section and the card) name canaries by id only.
 """
 
 import itertools
@@ -28,7 +28,6 @@ import statistics
 import numpy as np
 
 from tfpretrain.data.canaries import PLACEHOLDER, fill, read_key
-from tfpretrain.reporting.html_table import escape, html_table
 
 log = logging.getLogger(__name__)
 FORMAT = "tfpretrain.exposure/1"
@@ -214,95 +213,3 @@ def audit(model_path, canaries_path, out, candidates=1000, seed=0, batch_size=64
     }
     write_text(os.path.join(str(out), EXPOSURE_FILE), json.dumps(summary, indent=2) + "\n")
     return summary
-
-
-# ------------------------------------------------------------------------------------------------------ reports
-
-
-def _bits(value):
-    return f"{value:.2f}"
-
-
-def _chart(summary):
-    """Inline SVG: mean exposure per repetition count (bars, max as a tick), log2|R| as a dashed line."""
-    levels, bound = summary["by_repetitions"], summary["exposure_bound"]
-    width, height, left, top, bottom = 80 + 70 * len(levels), 200, 48, 20, 40
-    plot = height - top - bottom
-
-    def y(v):
-        return top + plot * (1 - min(max(v, 0.0), bound) / bound)
-
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-        f'viewBox="0 0 {width} {height}" font-family="system-ui,sans-serif" font-size="11">',
-        "<title>Mean canary exposure per repetition count</title>",
-        f"<desc>Bars: mean exposure in bits for canaries inserted 1, ... times; ticks: the maximum; dashed line: "
-        f"the largest possible exposure log2|R| = {_bits(bound)} bits.</desc>",
-        f'<line x1="{left}" y1="{top + plot}" x2="{width - 8}" y2="{top + plot}" stroke="#444"/>',
-        f'<line x1="{left}" y1="{y(bound):.1f}" x2="{width - 8}" y2="{y(bound):.1f}" stroke="#D55E00" '
-        'stroke-dasharray="5 3"/>',
-        f'<text x="{left}" y="{y(bound) - 4:.1f}" fill="#D55E00">log2|R| = {_bits(bound)} bits</text>',
-        f'<text x="4" y="{top + plot / 2:.1f}" transform="rotate(-90 10 {top + plot / 2:.1f})">bits</text>',
-    ]
-    for i, level in enumerate(levels):
-        x = left + 16 + 70 * i
-        mean, peak = level["mean_exposure"], level["max_exposure"]
-        parts += [
-            f'<rect x="{x}" y="{y(mean):.1f}" width="40" height="{top + plot - y(mean):.1f}" fill="#0072B2">'
-            f"<title>{escape(level['repetitions'])}x: mean {_bits(mean)}, max {_bits(peak)} bits</title></rect>",
-            f'<line x1="{x}" y1="{y(peak):.1f}" x2="{x + 40}" y2="{y(peak):.1f}" stroke="#000" stroke-width="2"/>',
-            f'<text x="{x + 20}" y="{y(mean) - 4:.1f}" text-anchor="middle">{_bits(mean)}</text>',
-            f'<text x="{x + 20}" y="{top + plot + 16}" text-anchor="middle">{escape(level["repetitions"])}x</text>',
-        ]
-    parts.append(f'<text x="{left}" y="{height - 6}">times inserted into the training data</text></svg>')
-    return "".join(parts)
-
-
-def exposure_section(summary):
-    """(heading, html) for report.write_report(sections=...): explanation, chart, tables; no secret appears."""
-    bound, n = summary["exposure_bound"], summary["candidates"]
-    levels = html_table(
-        ["times inserted", "canaries", "mean exposure (bits)", "median", "max", "mean exposure by rank"],
-        [[f"{x['repetitions']}x", x["count"], _bits(x["mean_exposure"]), _bits(x["median_exposure"]),
-          _bits(x["max_exposure"]), _bits(x["mean_exposure_rank"])] for x in summary["by_repetitions"]],
-        css_class="exposure",
-    )
-    canaries = html_table(
-        ["canary", "times inserted", "rank", "exposure (bits)", "exposure by rank (bits)"],
-        [[c["id"], c["repetitions"], f"{c['rank']} of {n + 1}", _bits(c["exposure"]), _bits(c["exposure_rank"])]
-         for c in summary["canaries"]],
-        css_class="exposure",
-    )
-    unknown = sum(bool(c.get("unknown_token")) for c in summary["canaries"])
-    warning = (f"<p><strong>Warning:</strong> {unknown} secrets contain the tokenizer's unknown token; their "
-               "exposure is not meaningful.</p>") if unknown else ""
-    text = (
-        f"<p>Random secrets in the template <code>{escape(summary['template'])}</code> were inserted into the training "
-        f"data a known number of times (Carlini et al. 2019, <em>The Secret Sharer</em>). Exposure measures how much "
-        f"more likely the {escape(summary['model_family'])} model finds a planted secret than the "
-        f"{escape(summary['space_size'])} possible ones ({escape(summary['scoring'])}): 0 bits means not at all, "
-        f"log2|R| = {_bits(bound)} bits means it ranks first, i.e. the secret can be extracted. Exposure is "
-        f"extrapolated from a skew-normal fitted to the scores of {escape(n)} "
-        f"{'(all) ' if summary['exhaustive'] else 'random '}candidate secrets; exposure by rank is "
-        f"log2|R| - log2(estimated rank), at most {_bits(summary['rank_exposure_bound'])} bits with these "
-        f"candidates. Exposure rising with the number of insertions is memorisation.</p>"
-    )
-    content = (f'<div class="exposure-section">{text}{warning}{_chart(summary)}{levels}'
-               f"<details><summary>Per canary</summary>{canaries}</details></div>")
-    return f"Memorisation: canary exposure ({summary['model_family']})", content
-
-
-def exposure_card_entry(summary):
-    """{label: facts} for the model card's memorisation entry (one label per audited model); no secrets."""
-    name = os.path.basename(os.path.normpath(summary["model"])) or summary["model"]
-    facts = {
-        "method": "canary exposure (Carlini et al. 2019, The Secret Sharer), skew-normal extrapolation",
-        "scoring": summary["scoring"],
-        "canaries": len(summary["canaries"]),
-        "candidates": summary["candidates"],
-        "exposure bound (log2|R|, bits)": round(summary["exposure_bound"], 2),
-    }
-    for level in summary["by_repetitions"]:
-        facts[f"inserted {level['repetitions']}x"] = (f"mean {_bits(level['mean_exposure'])} bits, max "
-                                                      f"{_bits(level['max_exposure'])} ({level['count']} canaries)")
-    return {f"{summary['model_family']} model {name}": facts}

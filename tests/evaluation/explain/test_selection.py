@@ -11,15 +11,10 @@ from tests.support import factories
 from tests.support.metric_rows import make_rows
 from tfpretrain.data import features as F
 from tfpretrain.data.synthetic import GROUP_COLUMNS, make_examples
-from tfpretrain.evaluation.explain.selection import (
-    explain_run,
-    explanations_card_entry,
-    explanations_section,
-    merge_word_pieces,
-    write_explanations,
-)
+from tfpretrain.evaluation.explain.selection import explain_run, merge_word_pieces, write_explanations
 from tfpretrain.evaluation.fairness.groups import GroupSpec
-from tfpretrain.reporting.report import page as report
+from tfpretrain.reporting import write_report
+from tfpretrain.reporting.sections.explanations import explanations_card_entry, explanations_section
 
 LENGTH = 24
 EXAMPLES = make_examples(60, seed=1)
@@ -128,10 +123,11 @@ def test_html_is_escaped_and_renders_in_the_report(run, tmp_path):
                *({k: e[k] for k in ("text", "label", "gender")} for e in EXAMPLES[:5])]
     records = explain_run(run, data=hostile, slices=["gender"], per_slice=2, steps=8)
     assert any(r["slice"] == "gender=<b>x</b>" and r["index"] == 0 for r in records)
-    heading, html = explanations_section(records)
+    section = explanations_section(records)
+    heading, html = section.heading, section.html
     assert "<script" not in html and "<b>" not in html
     assert "gender=&lt;b&gt;x&lt;/b&gt;" in html and "&lt;" in html and "8 path steps" in html
-    path = report.write_report(tmp_path / "report.html", make_rows(), title="t", sections=[(heading, html)])
+    path = write_report(tmp_path / "report.html", make_rows(), title="t", sections=[section])
     page = open(path, encoding="utf-8").read()
     assert heading in page and "gender=&lt;b&gt;x&lt;/b&gt;" in page and "<b>x</b>" not in page
     assert page.count("rgba(213,94,0,") > 0 and page.count("rgba(0,114,178,") > 0  # both signs shaded

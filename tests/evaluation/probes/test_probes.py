@@ -15,7 +15,7 @@ from tfpretrain.evaluation.probes import metrics as probe_metrics
 from tfpretrain.evaluation.probes.data import GOLD_LABELS, load_probe_data, sample_path
 from tfpretrain.evaluation.probes.run import run_probe
 from tfpretrain.evaluation.probes.scoring import ProbeScorer, crows_shared_positions, shared_token_positions
-from tfpretrain.reporting.sections.probes import probe_card_entry, probe_section
+from tfpretrain.reporting.sections.probes import probe_section  # the section shows the layout read
 
 SAMPLES = ("crows_pairs", "crows_pairs_masked", "stereoset")  # stereoset_jsonl holds the stereoset sample's text
 
@@ -269,35 +269,6 @@ def test_run_probe_records_and_reports_the_layout_it_read(tmp_path):
                        tmp_path / "s", tfma=False)
     assert stereo["layout"] == "stereoset_jsonl"
     assert "read as StereoSet flat JSONL (one item per line" in _report_html(probe_section([stereo]))
-
-
-def test_probe_section_and_card_entry_escape_and_summarise(tmp_path):
-    path = _write(tmp_path, "xss.csv", HEADER + '"<script>alert(1)</script> x.",B x.,stereo,<b>age</b>\n'
-                  "C y.,D y.,antistereo,gender\n")
-    crows = run_probe(FakeScorer(crows=[(-1.0, -3.0), (-4.0, -2.0)]), "crows_pairs", path, tmp_path / "c",
-                      tfma=False)
-    data = load_probe_data(sample_path("stereoset"), "stereoset")
-    stereo = run_probe(FakeScorer(stereoset=[(0.5, 0.2, 0.1)] * 20), "stereoset", data.path, tmp_path / "s",
-                       tfma=False)
-    heading, html = probe_section([crows, stereo])
-    assert heading.startswith("Bias probes")
-    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "&lt;b&gt;age" in html
-    assert "% stereotypical (ideal 50)" in html and "50.0 (+0.0 vs 50)" in html  # overall 1 of 2
-    assert "100.0 (+50.0 vs 50)" in html and "SS (ideal 50)" in html and "ICAT" in html
-    assert "StereoSet intrasentence" in html and "StereoSet intersentence" in html
-    assert html.count("<li>") == 1 + 5  # CrowS: one stereotypical pair; StereoSet: top 5
-    card = probe_card_entry([crows, stereo, crows])
-    assert list(card) == ["CrowS-Pairs (bert)", "StereoSet (bert)", "CrowS-Pairs (bert) #2"]
-    assert card["CrowS-Pairs (bert)"].startswith("xss.csv: 50.0% of 2 pairs prefer the more stereotypical sentence")
-    assert card["StereoSet (bert)"].startswith(
-        "stereoset_sample.json: overall LMS 100.0, SS 100.0 (ideal 50), ICAT 0.0")
-    assert "CI" not in html  # no TFMA intervals were computed
-    with_ci = {**crows, "tfma": {"confidence": "jackknife",
-                                 "slices": {"overall": {"mean_label": {"value": 0.5, "ci_low": 0.1, "ci_high": 0.9}}}}}
-    html = probe_section([with_ci])[1]
-    assert "95% CI (jackknife, TFMA)" in html and "<td>[10.0, 90.0]</td>" in html and "<td>n/a</td>" in html
-    with pytest.raises(ValueError, match="not a probe summary"):
-        probe_section([{"probe": "other"}])
 
 
 # --------------------------------------------------------------------------------------- tiny models, lm_scoring

@@ -2,8 +2,7 @@
 
     records = explain_run("runs/toxicity", slices=settings.slices, groups=settings.groups)  # EvalSettings
     write_explanations(records, "runs/toxicity/fairness/explanations.json")
-    report.write_report(..., sections=[explanations_section(records)])
-    card_entry = explanations_card_entry(records)
+    # report section + card entry: tfpretrain.reporting.sections.explanations.explanations_section(records)
 
 For the overall slice and every value of every slice column (gender=female, ...), up to `per_slice` examples are
 drawn with a seeded generator: misclassified ones (at `threshold`) first, about half the sample when the slice has
@@ -226,102 +225,3 @@ def write_explanations(records, path):
     from tfpretrain.atomic import write_text
 
     return write_text(path, json.dumps(list(records), indent=1, ensure_ascii=False) + "\n")
-
-
-# ------------------------------------------------------------------------------------------ report and card
-
-
-def _by_slice(records):
-    out = collections.defaultdict(list)
-    for record in records:
-        out[record["slice"]].append(record)
-    return out
-
-
-def _shade(value, scale):
-    """Okabe-Ito vermillion (raises the score) / blue (lowers it), opacity |value| / scale; the underline (solid /
-    dotted) carries the sign too, so colour is not the only cue."""
-    alpha = 0.0 if scale <= 0 else min(abs(value) / scale, 1.0) * 0.8
-    colour, line = ("213,94,0", "solid") if value >= 0 else ("0,114,178", "dotted")
-    return f"background:rgba({colour},{alpha:.2f});border-bottom:2px {line} rgb({colour});padding:0 1px"
-
-
-def _highlight(words):
-    from html import escape
-
-    scale = max((abs(w["attribution"]) for w in words), default=0.0)
-    return " ".join(f'<span style="{_shade(w["attribution"], scale)}" title="{w["attribution"]:+.3g}">'
-                    f'{escape(w["word"])}</span>' for w in words)
-
-
-def _pairs(pairs):
-    from html import escape
-
-    return ", ".join(f"{escape(w)} ({v:+.3f})" for w, v in pairs) or "none"
-
-
-def explanations_section(records):
-    """(heading, html) for report.write_report(sections=...): a self-contained fragment, every text escaped."""
-    from html import escape
-
-    heading = "Explanations (integrated gradients)"
-    records = list(records)
-    if not records:
-        return heading, "<p>No examples were explained.</p>"
-    first = records[0]
-    fill = "[PAD]" if first["baseline"] == "pad" else "[MASK]"
-    deltas = np.abs([r["delta"] for r in records])
-    intro = (
-        f"<p>Integrated gradients over the word-piece embeddings: each word's share of the change in the explained "
-        f"score, {escape(first['explained'])}, from a baseline input in which every word piece except [CLS] and "
-        f"[SEP] is replaced by {fill} (positions and segments unchanged), to the actual input; a word's value is the "
-        f"sum over its pieces. {first['steps']} path steps (trapezoid rule); completeness (attributions sum to score "
-        f"minus baseline score) holds to a largest gap of {deltas.max():.2g} (median {np.median(deltas):.2g}). "
-        f"Examples are drawn per slice with a fixed seed, misclassified ones (at threshold "
-        f"{first['threshold']:g}) first.</p>"
-    )
-    legend = (
-        '<p class="legend">Legend: <span style="' + _shade(1, 1) + '">raises the score</span> '
-        '<span style="' + _shade(0.3, 1) + '">weakly raises</span> <span style="' + _shade(-0.3, 1) +
-        '">weakly lowers</span> <span style="' + _shade(-1, 1) + '">lowers the score</span> (solid / dotted '
-        "underline: raises / lowers). Shading is relative to the strongest word of each example; hover a word for "
-        "its value.</p>"
-    )
-    parts = [intro, legend]
-    for name, rows in _by_slice(records).items():
-        body = "".join(
-            f"<tr><td>{r['index']}</td><td>{r['label']}</td><td>{r['score']:.3f}</td><td>{r['predicted']}</td>"
-            f"<td>{'yes' if r['misclassified'] else 'no'}</td><td>{_highlight(r['words'])}</td>"
-            f"<td>+ {_pairs(r['top_positive'][:3])}<br>\u2212 {_pairs(r['top_negative'][:3])}</td></tr>"
-            for r in rows
-        )
-        parts.append(
-            f"<h3>{escape(name)}</h3><table><thead><tr><th>example</th><th>label</th><th>score</th>"
-            f"<th>predicted</th><th>misclassified</th><th>text, shaded by attribution</th><th>top words</th></tr>"
-            f"</thead><tbody>{body}</tbody></table>"
-        )
-    return heading, "".join(parts)
-
-
-def explanations_card_entry(records):
-    """A short JSON-able summary for the model card: method, completeness, and per slice the examples explained,
-    how many were misclassified, and the words most often among their top 3 (either sign) with counts."""
-    records = list(records)
-    if not records:
-        return {"method": "integrated gradients", "examples explained": 0}
-    first = records[0]
-    summary = {
-        "method": f"integrated gradients over word-piece embeddings of {first['explained']} "
-                  f"({first['baseline']} baseline, {first['steps']} steps)",
-        "largest completeness gap": float(max(abs(r["delta"]) for r in records)),
-        "slices": {},
-    }
-    for name, rows in _by_slice(records).items():
-        counts = collections.Counter(
-            w["word"] for r in rows for w in sorted(r["words"], key=lambda w: -abs(w["attribution"]))[:3])
-        summary["slices"][name] = {
-            "examples explained": len(rows),
-            "misclassified": sum(r["misclassified"] for r in rows),
-            "most frequent top words": dict(counts.most_common(TOP_K)),
-        }
-    return summary

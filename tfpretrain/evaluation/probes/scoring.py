@@ -5,7 +5,8 @@
     from tfpretrain.evaluation.probes import scoring as probes
     scorer = probes.LMProbeScorer(lm_scoring.load_language_model("runs/bert"))
     scores = scorer.crows_pairs(probe_data.load_probe_data("crows.csv", "crows_pairs").examples)
-    # run everything and write the outputs: probe_run.run_probe; report / model card: probe_section, probe_card_entry
+    # run everything and write the outputs: probe_run.run_probe
+    # report / model card: tfpretrain.reporting.sections.probes.probe_section(summaries)
 
 How each model family scores (all token log-probabilities come from lm_scoring):
   * CrowS-Pairs, BERT: pseudo-log-likelihood of the shared tokens (Nangia et al. 2020): the two sentences are
@@ -29,7 +30,6 @@ from typing import Any
 import numpy as np
 
 from tfpretrain.evaluation.probes.data import GOLD_LABELS, CrowsPair, StereoSetItem
-from tfpretrain.reporting.sections.probes import probe_card_entry, probe_section  # noqa: F401  (public API)
 
 METHODS = {
     ("crows_pairs", "bert"): "pseudo-log-likelihood of the tokens the two sentences share (each masked in turn, "

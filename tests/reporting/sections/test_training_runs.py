@@ -1,0 +1,50 @@
+"""Privacy and energy of a model's training runs as report sections and card entries: epsilon or "no guarantee",
+energy per run and in total, "not measured" said, never left blank, text from the records escaped."""
+
+import pytest
+
+from tfpretrain.reporting.sections.training_runs import energy_section, privacy_section
+
+ENERGY = {"energy_kwh": 0.002, "co2_kg": 0.0008, "duration_s": 40.0, "training_flops": 1.5e12,
+          "cpu_power_method": "TDP estimate", "country_iso_code": "FRA", "carbon_intensity_g_per_kwh": 56.0,
+          "tracker": "codecarbon 3.3.2 offline"}
+PRIVACY = {"mechanism": "DP-SGD (per-example clipping + Gaussian noise)", "epsilon": 7.25, "delta": 1e-5,
+           "noise_multiplier": 1.1, "l2_norm_clip": 1.0, "sampling_rate": 0.008, "steps": 150,
+           "accountant": "rdp", "privacy unit": "one example"}
+
+
+def test_privacy_says_epsilon_or_no_guarantee():
+    records = {"fine-tuning (classifier)": PRIVACY, "pretraining (bert)": {"differential privacy": "off"}}
+    section = privacy_section(records)
+    assert section.heading == "Privacy (differential privacy)" and section.card_field == "privacy"
+    assert section.card_entry == {
+        "fine-tuning (classifier)": "DP-SGD, epsilon = 7.25 at delta = 1e-05 (noise multiplier 1.1, clip 1, sampling "
+                                    "rate 0.008, 150 steps, unit: one example; rdp accountant)",
+        "pretraining (bert)": "trained without differential privacy (no formal guarantee)"}
+    assert ("<tr><td>fine-tuning (classifier)</td><td>DP-SGD (per-example clipping + Gaussian noise)</td><td>7.25</td>"
+            "<td>1e-05</td><td>1.1</td><td>1</td><td>0.008</td><td>150</td><td>one example</td></tr>") in section.html
+    assert "<td>off</td><td>∞ (no guarantee)</td><td>—</td>" in section.html
+
+
+def test_energy_per_run_total_and_unmeasured():
+    records = {"fine-tuning (classifier)": ENERGY, "pretraining (bert)": {**ENERGY, "energy_kwh": 0.010,
+                                                                           "co2_kg": 0.004}}
+    section = energy_section(records)
+    assert section.heading == "Energy and emissions" and section.card_field == "energy"
+    assert section.card_entry["total"] == "0.012 kWh, 0.0048 kg CO2eq (2 of 2)"
+    assert section.card_entry["fine-tuning (classifier)"] == ("0.002 kWh, 0.0008 kg CO2eq in 40 s, 1.5e+12 training "
+                                                              "FLOPs (TDP estimate CPU power, grid FRA)")
+    assert "measured with codecarbon 3.3.2 offline" in section.html
+    assert "<tr><td>total</td><td>0.012</td><td>0.0048</td><td>80</td><td>3e+12</td>" in section.html
+    records["pretraining (bert)"] = None
+    assert energy_section(records).card_entry["pretraining (bert)"] == "not measured"
+    assert energy_section(records).card_entry["total"].endswith("(1 of 2)")
+    section = energy_section({"fine-tuning (classifier)": None})
+    assert section.card_entry is None, "-> 'not measured' in the card"
+    assert "<td>not measured</td>" in section.html and "measured with codecarbon " in section.html
+
+
+@pytest.mark.parametrize("record", [{"error": "<script>x</script>"}, {**ENERGY, "tracker": "<script>x</script>"}])
+def test_text_from_records_is_escaped(record):
+    html = energy_section({"run": record, "other": ENERGY}).html
+    assert "<script>" not in html and "&lt;script&gt;" in html
