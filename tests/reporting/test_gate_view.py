@@ -35,3 +35,15 @@ def test_failure_gap_is_signed_when_value_and_overall_are_known():
     failure = {"metric": "auc", "value": 0.7, "overall": 0.9, "gap": 0.2}
     assert failure_gap(failure) == "-0.2000"
     assert failure_gap({**failure, "value": None}) == "0.2000"
+
+
+def test_a_gate_that_checked_nothing_is_neither_pass_nor_fail(rows):
+    result = FairnessGate(LIMITS, threshold=0.5, min_slice_size=5000).check(rows)
+    summary = gate_summary(result)
+    assert summary["status"] == "unchecked" and summary["passed"] is False and summary["failures"] == []
+    assert summary["unchecked"] == [
+        {"metric": m, "threshold": 0.5, "reason": "all 4 slices skipped (4 below min_slice_size=5000)"}
+        for m in LIMITS]
+    assert gate_summary({"passed": True})["status"] == "pass" and gate_summary({"passed": False})["status"] == "fail"
+    assert gate_summary({"status": "unchecked", "unchecked": [("auc", None, "absent")]})["unchecked"] == [
+        {"metric": "auc", "threshold": None, "reason": "absent"}]

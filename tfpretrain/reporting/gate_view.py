@@ -18,6 +18,8 @@ from tfpretrain.reporting.values import ReportInputError, count, number
 
 FAILURE_KEYS = ("slice", "metric", "threshold", "value", "overall", "gap", "n")
 SKIP_KEYS = ("slice", "metric", "threshold", "n", "reason")
+UNCHECKED_KEYS = ("metric", "threshold", "reason")
+STATUSES = ("pass", "fail", "unchecked")  # as GateResult.status: "unchecked" = a gated metric had no checked gap
 
 
 def _record(item: Any, keys: Sequence[str]) -> dict[str, Any]:
@@ -46,18 +48,26 @@ def _skip(item: Any) -> dict[str, Any]:
     }
 
 
+def _unchecked(item: Any) -> dict[str, Any]:
+    data = _record(item, UNCHECKED_KEYS)
+    return {"metric": str(data["metric"]), "threshold": number(data["threshold"]), "reason": str(data["reason"])}
+
+
 def _getter(obj: Any):
     return obj.get if isinstance(obj, Mapping) else lambda key, default=None: getattr(obj, key, default)
 
 
 def gate_summary(gate: Any, rows: Sequence[Mapping[str, Any]] | None = None) -> dict[str, Any]:
-    """-> {configured, passed, failures (largest gap first), skipped, checked, max_gap, threshold, min_slice_size,
+    """-> {configured, status ("pass" / "fail" / "unchecked"), passed, failures (largest gap first), skipped,
+    unchecked (gated metrics with no checked gap, and why), checked, max_gap, threshold, min_slice_size,
     overall_label}."""
     summary: dict[str, Any] = {
         "configured": False,
+        "status": None,
         "passed": None,
         "failures": [],
         "skipped": [],
+        "unchecked": [],
         "checked": None,
         "max_gap": {},
         "threshold": None,
@@ -75,16 +85,21 @@ def gate_summary(gate: Any, rows: Sequence[Mapping[str, Any]] | None = None) -> 
             raise ReportInputError("a FairnessGate needs the metrics rows to be checked")
         gate = gate.check(rows)
     get = _getter(gate)
-    if get("passed") is None:
+    status = get("status")
+    if status is None and get("passed") is not None:  # a result without a status: pass or fail
+        status = "pass" if get("passed") else "fail"
+    if status not in STATUSES:
         raise ReportInputError(
             f"gate must be a FairnessGate, a GateResult, a gate config or a result dict, got {gate!r}"
         )
     source = _getter(config if config is not None else gate)
     summary.update(
         configured=True,
-        passed=bool(get("passed")),
+        status=status,
+        passed=status == "pass",
         failures=sorted((_failure(f) for f in get("failures") or ()), key=lambda f: -(f["gap"] or 0.0)),
         skipped=[_skip(s) for s in get("skipped") or ()],
+        unchecked=[_unchecked(u) for u in get("unchecked") or ()],
         checked=count(get("checked")),
         max_gap={str(k): float(v) for k, v in dict(source("max_gap") or {}).items()},
         threshold=number(source("threshold")),

@@ -133,6 +133,19 @@ def test_passing_gate_no_gate_and_unspecified_text(tmp_path):
     assert "**Fairness gate: not applied.**" in markdown and "Fairness gate: none applied." in markdown
 
 
+def test_a_gate_that_checked_nothing_is_no_pass(tmp_path):
+    _, markdown, card = write(tmp_path, gate=FairnessGate(LIMITS, threshold=0.5, min_slice_size=5000))
+    quant = section(markdown, "Quantitative analyses")
+    assert "**Fairness gate: NOT CHECKED** \u2014 2 gated metric(s) had no gap to check, so there is no verdict." \
+        in quant
+    assert ("Not checked: False positive rate @ 0.5: all 4 slices skipped (4 below min_slice_size=5000); False "
+            "negative rate @ 0.5: all 4 slices skipped (4 below min_slice_size=5000).") in quant
+    gate = card["quantitative_analyses"]["gate"]
+    assert gate["status"] == "unchecked" and gate["passed"] is False and len(gate["unchecked"]) == 2
+    assert any(c.startswith("The fairness gate could not check 2 gated metric(s) (False positive rate @ 0.5: all 4")
+               for c in card["caveats_and_recommendations"])
+
+
 def test_html_twin_is_self_contained_and_escaped(tmp_path):
     paths, markdown, _ = write(tmp_path, sections=[("Extra", "<script>alert(1)</script> *ok*")])
     text = open(paths["html"], encoding="utf-8").read()

@@ -121,6 +121,15 @@ def test_passing_and_absent_gate(tmp_path, rows):
     assert "exceeds the fairness gate" not in text, "no gate: no gate legend entry"
 
 
+def test_a_gate_that_checked_nothing_says_so(tmp_path, rows):
+    gate = FairnessGate({"false_positive_rate": 0.1, "precision": 0.1}, threshold=0.5, min_slice_size=5000)
+    text = open(reporting.write_report(tmp_path / "u.html", rows, title="t", gate=gate), encoding="utf-8").read()
+    verdict = re.search(r'<section class="verdict verdict-unchecked".*?</section>', text, re.S).group(0)
+    assert "Fairness gate NOT CHECKED" in verdict and "PASSED" not in verdict
+    assert "<li>False positive rate @ 0.5: all 4 slices skipped (4 below min_slice_size=5000)</li>" in verdict
+    assert "<li>Precision: not in the metrics table" in verdict
+
+
 def test_metric_table_values_ci_gap_and_sort_keys(page):
     _, text = page
     html = variants(metric_section(text, "false_positive_rate"))["0.5"][1]

@@ -88,7 +88,7 @@ def _quantitative(table: MetricsTable, metrics: Sequence[str]) -> dict[str, Any]
         tables.append({"metric": metric, "label": metric_label(metric), "threshold": view["threshold"],
                        "gate_limit": view["limit"], "rows": rows})
     gate = table.gate
-    keys = ("passed", "max_gap", "threshold", "min_slice_size", "checked", "failures", "skipped")
+    keys = ("status", "passed", "max_gap", "threshold", "min_slice_size", "checked", "failures", "skipped", "unchecked")
     return {
         "threshold": table.default_threshold,
         "gate": {"applied": gate["configured"], **{k: gate[k] for k in keys}},
@@ -99,7 +99,7 @@ def _quantitative(table: MetricsTable, metrics: Sequence[str]) -> dict[str, Any]
 def _caveats(table: MetricsTable, quantitative: Mapping[str, Any], given: Any) -> list[str]:
     out = []
     gate = table.gate
-    if gate["configured"] and not gate["passed"]:
+    if gate["status"] == "fail":
         listed = "; ".join(
             f"{f['slice']}: {metric_label(f['metric'])}"
             + ("" if f["threshold"] is None else f" @ {format_threshold(f['threshold'])}")
@@ -111,6 +111,12 @@ def _caveats(table: MetricsTable, quantitative: Mapping[str, Any], given: Any) -
             f"{'; ...' if len(gate['failures']) > 5 else ''}). Investigate and mitigate before relying on "
             "the model for these groups."
         )
+    if gate["unchecked"]:
+        listed = "; ".join(f"{metric_label(u['metric'])}" + ("" if u["threshold"] is None else
+                                                             f" @ {format_threshold(u['threshold'])}")
+                           + f": {u['reason']}" for u in gate["unchecked"])
+        out.append(f"The fairness gate could not check {len(gate['unchecked'])} gated metric(s) ({listed}): no "
+                   "verdict exists for them; evaluate on more, or larger, slices.")
     small = table.small_slices()
     if small:
         out.append(

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -60,26 +60,10 @@ def _paths(path: str | os.PathLike) -> tuple[str, str, str]:
     return os.fspath(path), os.fspath(path.with_suffix(".json")), os.fspath(path.with_suffix(".html"))
 
 
-def write_model_card(
-    path: str | os.PathLike,
-    *,
-    model_info: Mapping[str, Any] | None,
-    training: Mapping[str, Any] | None,
-    data: Mapping[str, Any] | None,
-    evaluation_rows: Iterable[Mapping[str, Any]],
-    gate: Any,
-    sections: Sequence[Any] | None = None,
-    privacy: Mapping[str, Any] | None = None,
-    energy: Mapping[str, Any] | None = None,
-    bias_probes: Mapping[str, Any] | Sequence[Any] | None = None,
-    memorization: Mapping[str, Any] | None = None,
-    explanations: Mapping[str, Any] | None = None,
-    metrics: Sequence[str] | None = None,
-    min_slice_size: int | None = None,
-    report_path: str | None = None,
-) -> dict[str, str]:
+def write_model_card(path: str | os.PathLike, **arguments: Any) -> dict[str, str]:
     """Write the Markdown card to `path` (a directory: DIR/model_card.md), and the JSON and HTML beside it (same
-    name, .json / .html). Returns {"markdown": ..., "json": ..., "html": ...}.
+    name, .json / .html). Returns {"markdown": ..., "json": ..., "html": ...}. The keyword arguments are
+    build.build_model_card's:
 
     model_info: name, version, date, architecture, parameters, license, citation, contact, ... (-> Model details);
       its intended_use / primary_uses / primary_users / out_of_scope_uses -> Intended use, ethical_considerations
@@ -94,23 +78,9 @@ def write_model_card(
     privacy (epsilon, delta, ...), energy (kwh, co2_kg, ...), bias_probes, memorization (canary exposure),
       explanations (integrated-gradients summary): rendered when given (over a section's entry), else "not measured".
     metrics: the metrics of the quantitative tables (default: the gated ones, then FPR, FNR, AUC, accuracy).
+    min_slice_size: slices below it are marked unreliable (default: the gate's). report_path: named in the card.
     """
-    card = build_model_card(
-        model_info=model_info,
-        training=training,
-        data=data,
-        evaluation_rows=evaluation_rows,
-        gate=gate,
-        sections=sections,
-        privacy=privacy,
-        energy=energy,
-        bias_probes=bias_probes,
-        memorization=memorization,
-        explanations=explanations,
-        metrics=metrics,
-        min_slice_size=min_slice_size,
-        report_path=report_path,
-    )
+    card = build_model_card(**arguments)
     markdown = render_markdown(card)
     md_path, json_path, html_path = _paths(path)
     write_text(json_path, json.dumps(card, indent=1, ensure_ascii=False, allow_nan=False) + "\n")
