@@ -117,10 +117,10 @@ def make_batches(family, cfg, seed=0):
 # -- models ----------------------------------------------------------------------------------------------------
 def model_kwargs(family, cfg):
     """Full backbone kwargs (defaults filled in by the config dataclass), shared by ours and the peer."""
-    from tfpretrain.config import MODEL_CONFIGS
+    from tfpretrain.models import families
 
     max_length = cfg.bert_max_sequence_length if family == "bert" else cfg.gpt2_max_sequence_length
-    return MODEL_CONFIGS[family](
+    return families.get(family).config_class(
         vocabulary_size=cfg.vocabulary_size(family),
         num_layers=cfg.num_layers,
         num_heads=cfg.num_heads,

@@ -12,16 +12,15 @@ import types
 import typing
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 import yaml
 
+from tfpretrain.atomic import write_text
 from tfpretrain.errors import UserError
 
 # The shipped YAML configs live beside the package (repository root / configs).
 CONFIGS_DIR = Path(__file__).resolve().parent.parent / "configs"
-MODELS_DIR = CONFIGS_DIR / "models"
-ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_approximate", "relu")
 # PyYAML (YAML 1.1) reads `1e-12` (no dot) as a string; accept exactly that spelling for float fields.
 _EXPONENT_FLOAT = re.compile(r"[-+]?\d+(\.\d*)?[eE][-+]?\d+")
 
@@ -32,65 +31,6 @@ class ConfigError(UserError):
     def __init__(self, source: str, key: str, message: str):
         self.source, self.key, self.message = source, key, message
         super().__init__(f"{source}: {key}: {message}" if key else f"{source}: {message}")
-
-
-@dataclasses.dataclass(frozen=True)
-class _ModelConfig:
-    family: ClassVar[str] = ""
-
-    def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if f.type is int and (type(value) is not int or value <= 0):
-                raise ConfigError("<config>", f.name, f"must be a positive integer, got {value!r}")
-        for name in ("layer_norm_epsilon", "initializer_range"):
-            if not getattr(self, name) > 0:
-                raise ConfigError("<config>", name, f"must be positive, got {getattr(self, name)!r}")
-        if self.hidden_dim % self.num_heads:
-            raise ConfigError("<config>", "num_heads", f"{self.num_heads} does not divide hidden_dim={self.hidden_dim}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError("<config>", "dropout", f"must be in [0, 1), got {self.dropout!r}")
-        if self.activation not in ACTIVATIONS:
-            raise ConfigError("<config>", "activation", f"{self.activation!r} is not one of {ACTIVATIONS}")
-
-    def to_kwargs(self) -> dict[str, Any]:
-        """The model classes' keyword arguments (BertBackbone(**kwargs) / GPT2Backbone(**kwargs))."""
-        return dataclasses.asdict(self)
-
-
-@dataclasses.dataclass(frozen=True)
-class BertConfig(_ModelConfig):
-    family: ClassVar[str] = "bert"
-    vocabulary_size: int
-    num_layers: int
-    num_heads: int
-    hidden_dim: int
-    intermediate_dim: int
-    max_sequence_length: int = 512
-    num_segments: int = 2
-    dropout: float = 0.1
-    activation: str = "gelu"
-    layer_norm_epsilon: float = 1e-12
-    initializer_range: float = 0.02
-
-
-@dataclasses.dataclass(frozen=True)
-class GPT2Config(_ModelConfig):
-    family: ClassVar[str] = "gpt2"
-    vocabulary_size: int
-    num_layers: int
-    num_heads: int
-    hidden_dim: int
-    intermediate_dim: int
-    max_sequence_length: int = 1024
-    dropout: float = 0.1
-    activation: str = "gelu_new"
-    layer_norm_epsilon: float = 1e-5
-    initializer_range: float = 0.02
-
-
-ModelConfig = BertConfig | GPT2Config
-MODEL_CONFIGS: dict[str, type[ModelConfig]] = {cls.family: cls for cls in (BertConfig, GPT2Config)}
 
 
 def _convert(value: Any, annotation: Any, source: str, key: str) -> Any:
@@ -178,24 +118,6 @@ def load_yaml(path: str | os.PathLike) -> dict[str, Any]:
     return data
 
 
-def load_model_config(path_or_name: str | os.PathLike, overrides: Iterable[str] = ()) -> ModelConfig:
-    """A model YAML (`family: bert|gpt2` + `model: {...}`), by path or preset name (e.g. "bert_tiny")."""
-    path = Path(path_or_name)
-    if not path.suffix and not path.exists():
-        path = MODELS_DIR / f"{path_or_name}.yaml"
-        if not path.exists():
-            names = sorted(p.stem for p in MODELS_DIR.glob("*.yaml"))
-            raise ConfigError(str(path_or_name), "", f"no such model preset; available: {names}")
-    data = apply_overrides(load_yaml(path), overrides, str(path))
-    family = data.get("family")
-    if family not in MODEL_CONFIGS:
-        raise ConfigError(str(path), "family", f"{family!r} is not one of {sorted(MODEL_CONFIGS)}")
-    unknown = sorted(set(data) - {"family", "model"}, key=str)
-    if unknown:
-        raise ConfigError(str(path), str(unknown[0]), "unknown key; a model file holds 'family' and 'model'")
-    return load_dataclass(MODEL_CONFIGS[family], data.get("model"), str(path), "model")
-
-
 def apply_overrides(mapping: Mapping, overrides: Iterable[str], source: str = "<overrides>") -> dict[str, Any]:
     """Return a copy with dotted `key.path=value` overrides applied (values parsed as YAML); unknown keys raise."""
     result = _deep_copy(mapping)
@@ -242,24 +164,8 @@ def _deep_copy(value: Any) -> Any:
     return [_deep_copy(v) for v in value] if isinstance(value, list) else value
 
 
-def check_sequence_length(
-    model_config: ModelConfig, sequence_length: int, source: str, key: str = "data.sequence_length"
-) -> None:
-    """Raise when a data/experiment sequence length exceeds the model's position table."""
-    limit = model_config.max_sequence_length
-    if sequence_length > limit:
-        raise ConfigError(source, key, f"{sequence_length} exceeds the model's max_sequence_length={limit}")
-
-
 def dump_yaml(config: Any, path: str | os.PathLike) -> None:
-    """Write a resolved config atomically (temp file in the same directory, then rename).
-
-    Model configs are written as `family` + `model`, the form `load_model_config` reads; other dataclasses as
-    `dataclasses.asdict`; plain mappings as they are.
-    """
-    from tfpretrain.atomic import write_text
-
+    """Write a resolved config atomically (temp file in the same directory, then rename): dataclasses as
+    `dataclasses.asdict`, mappings as they are (a model config: models/families.py's dump_model_config)."""
     data = config if isinstance(config, Mapping) else dataclasses.asdict(config)
-    if isinstance(config, _ModelConfig):
-        data = {"family": config.family, "model": data}
     write_text(path, yaml.safe_dump(data, sort_keys=False))

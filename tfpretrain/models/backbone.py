@@ -1,13 +1,20 @@
-"""Base class for functional backbones: kwargs config round-trip and input validation."""
+"""Base class for functional backbones: config from the constructor's arguments, input validation, and Hugging
+Face checkpoints through the family's converter (found in the registry by dotted name: models never import
+checkpoints/)."""
+
+import inspect
 
 import tensorflow as tf
 
 from tfpretrain.keras import keras
+from tfpretrain.models import families
 from tfpretrain.models.input_validation import validate_token_inputs
 
 
 class Backbone(keras.Model):
-    """A functional model built from plain kwargs. Subclasses set `input_keys`, `family` and store `_kwargs`."""
+    """A functional model built from plain kwargs. Subclasses set `input_keys` and `family`, and end `__init__` with
+    `self._set_config(locals())`: the constructor's parameters are the config (the family's config dataclass lists
+    the same fields; a test checks they agree)."""
 
     input_keys = ()
     family = None
@@ -26,18 +33,24 @@ class Backbone(keras.Model):
         inputs = {k: tf.cast(inputs[k], tf.int32) for k in self.input_keys}
         return super().call(inputs, training=training, mask=mask)
 
-    def _set_config(self, **kwargs):
-        """Keep the constructor kwargs as attributes and as the `get_config` payload (one list, not two)."""
-        self._kwargs = kwargs
-        for name, value in kwargs.items():
-            setattr(self, name, value)
+    @classmethod
+    def config_names(cls):
+        """The constructor's parameters minus dtype / name / **kwargs: what get_config holds, in order."""
+        parameters = inspect.signature(cls.__init__).parameters.values()
+        return tuple(p.name for p in parameters
+                     if p.kind is p.POSITIONAL_OR_KEYWORD and p.name not in ("self", "dtype", "name"))
+
+    def _set_config(self, arguments):
+        """Keep the constructor's arguments (its `locals()`) as attributes; get_config reads them back."""
+        for name in self.config_names():
+            setattr(self, name, arguments[name])
 
     def dummy_inputs(self, batch_size=2, sequence_length=8):
         """All-ones int32 inputs (valid token, segment 1, no padding), e.g. to build or trace the model."""
         return {k: tf.ones((batch_size, sequence_length), tf.int32) for k in self.input_keys}
 
     def get_config(self):
-        return {"name": self.name, "trainable": self.trainable, **self._kwargs}
+        return {"name": self.name, "trainable": self.trainable, **{k: getattr(self, k) for k in self.config_names()}}
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
@@ -46,12 +59,8 @@ class Backbone(keras.Model):
     @classmethod
     def from_pretrained(cls, path, **overrides):
         """Build from a Hugging Face checkpoint directory (config.json + weights) with an explicit name map."""
-        from tfpretrain.checkpoints.hf import convert as hf_convert
-
-        return hf_convert.load_backbone(cls, path, **overrides)
+        return families.get(cls.family).converter.load_backbone(cls, path, **overrides)
 
     def save_pretrained(self, path):
         """Write a Hugging Face checkpoint directory (config.json + model.safetensors) that transformers loads."""
-        from tfpretrain.checkpoints.hf import convert as hf_convert
-
-        hf_convert.save_backbone(self, path)
+        families.get(self.family).converter.save_backbone(self, path)

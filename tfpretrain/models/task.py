@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from tfpretrain.data import features as F
 from tfpretrain.keras import keras
+from tfpretrain.models import families
 from tfpretrain.training.privacy import dp_sgd
 
 
@@ -27,6 +28,7 @@ class Task(keras.Model):
     """
 
     label_key = F.LABELS
+    family = None  # the model family (models/families.py) whose checkpoints it reads and writes
 
     # -- hooks -------------------------------------------------------------------------------------------------
     def loss_denominators(self, features):
@@ -188,16 +190,14 @@ class Task(keras.Model):
         config["backbone"] = keras.layers.deserialize(config["backbone"], custom_objects=custom_objects)
         return cls(**config)
 
-    # -- Hugging Face checkpoints (name maps in models/hf_convert.py) --------------------------------------------
+    # -- Hugging Face checkpoints (the family's converter in checkpoints/hf/, found through the registry) ----------
     @classmethod
-    def from_pretrained(cls, path, **kwargs):
-        """Backbone + the heads the checkpoint has (others freshly initialised); kwargs as in `cls(...)`."""
-        from tfpretrain.checkpoints.hf import convert as hf_convert
-
-        return hf_convert.load_task(cls, path, **kwargs)
+    def from_pretrained(cls, path, require_heads=(), **kwargs):
+        """Backbone + the heads the checkpoint has; kwargs as in `cls(...)`. A head named in `require_heads`
+        (e.g. ("mlm", "nsp"), or {"mlm": "CrowS-Pairs"} to say what needs it) that the checkpoint lacks raises
+        MissingHeadError; other missing heads are freshly initialised (fine for fine-tuning, logged)."""
+        return families.get(cls.family).converter.load_task(cls, path, require_heads=require_heads, **kwargs)
 
     def save_pretrained(self, path):
         """Write a transformers checkpoint directory (config.json + model.safetensors, PyTorch names)."""
-        from tfpretrain.checkpoints.hf import convert as hf_convert
-
-        hf_convert.save_task(self, path)
+        families.get(self.family).converter.save_task(self, path)

@@ -10,15 +10,8 @@ Dotted overrides (`trainer.train_steps=1000`) apply before validation, so a mist
 import dataclasses
 from typing import Any, Literal
 
-from tfpretrain.config import (
-    MODEL_CONFIGS,
-    ConfigError,
-    apply_overrides,
-    load_dataclass,
-    load_model_config,
-    load_yaml,
-    with_defaults,
-)
+from tfpretrain.config import ConfigError, apply_overrides, load_dataclass, load_yaml, with_defaults
+from tfpretrain.models import families
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,7 +132,7 @@ def load_experiment(path=None, overrides=(), *, data=None):
         preset_overrides = [o for o in overrides if o.partition("=")[0].strip() == "model.preset"]
         overrides = [o for o in overrides if o not in preset_overrides]
         model = apply_overrides({"model": model}, preset_overrides, source)["model"]
-        mapping["model"] = {**dataclasses.asdict(load_model_config(model["preset"])), **model}
+        mapping["model"] = {**dataclasses.asdict(families.load_model_config(model["preset"])), **model}
     if isinstance(mapping.get("trainer", {}), dict):
         mapping["trainer"] = with_defaults(TrainerConfig, mapping.get("trainer", {}))
     if isinstance(mapping.get("data"), dict):
@@ -167,14 +160,14 @@ def resolve_model_config(experiment, vocabulary_size):
     """
     section = dict(experiment.model)
     section.pop("family", None)  # written into resolved configs for readers; the preset decides it
-    preset = load_model_config(section.pop("preset"))
+    preset = families.load_model_config(section.pop("preset"))
     fields = dataclasses.asdict(preset)
     if section.get("vocabulary_size") == "data":
         section.pop("vocabulary_size")
         if vocabulary_size is not None:
             fields["vocabulary_size"] = vocabulary_size
     fields.update(section)
-    return load_dataclass(MODEL_CONFIGS[preset.family], fields, experiment.source, "model")
+    return load_dataclass(families.get(preset.family).config_class, fields, experiment.source, "model")
 
 
 def to_dict(experiment, model_config=None):

@@ -1,9 +1,12 @@
 """Analytic training FLOPs per step and accelerator peaks, for the MFU estimate in TensorBoard and model cards.
 
 Counts matmul FLOPs only (2 per multiply-add), forward x 3 for forward + backward, as in PaLM's MFU definition:
-QKV, attention output and FFN projections, attention scores and context (full S x S), and the vocabulary
-projection (BERT: only at the masked positions, plus the MLM transform; GPT-2: every position).
+QKV, attention output and FFN projections, attention scores and context (full S x S), and the heads: each
+pretraining task class counts its own (`head_flops`: BERT's MLM transform and vocabulary projection at the masked
+positions only, GPT-2's projection at every position).
 """
+
+from tfpretrain.models import families
 
 # Dense bf16 peak FLOP/s per device (per chip for TPUs; one core of a 2-core v2/v3 chip is half its chip).
 PEAK_FLOPS = {
@@ -30,14 +33,11 @@ def _encoder_forward_flops(model_config, global_batch_size, sequence_length):
 
 
 def training_flops_per_step(model_config, global_batch_size, sequence_length, masked_positions=None):
-    """Forward + backward matmul FLOPs of one optimizer step over the global batch."""
-    h, v, s = model_config.hidden_dim, model_config.vocabulary_size, sequence_length
-    forward = _encoder_forward_flops(model_config, global_batch_size, s)
-    if model_config.family == "bert":
-        predictions = global_batch_size * (masked_positions or s)
-        forward += predictions * 2 * (h * h + h * v) + global_batch_size * 2 * (h * h + 2 * h)
-    else:
-        forward += global_batch_size * s * 2 * h * v
+    """Forward + backward matmul FLOPs of one optimizer step over the global batch (masked_positions: BERT's
+    max_predictions_per_seq; a causal LM predicts at every position and ignores it)."""
+    task = families.get(model_config.family).pretraining_task_class
+    forward = _encoder_forward_flops(model_config, global_batch_size, sequence_length)
+    forward += task.head_flops(model_config, global_batch_size, sequence_length, masked_positions)
     return 3 * forward
 
 

@@ -21,6 +21,7 @@ import tensorflow as tf
 from tfpretrain.config import ConfigError, dump_yaml
 from tfpretrain.data.manifest import check_compatible, read_manifest
 from tfpretrain.keras import keras
+from tfpretrain.models import families
 from tfpretrain.training import distribute, flops
 from tfpretrain.training.callbacks import CheckpointCallback, ScalarLogger
 from tfpretrain.training.energy import EnergyTracker
@@ -32,16 +33,9 @@ log = logging.getLogger(__name__)
 
 
 def build_task(model_config, gradient_accumulation_steps=1):
-    """A fresh BertPretrainer / GPT2CausalLM for a model config (call inside strategy.scope())."""
-    if model_config.family == "bert":
-        from tfpretrain.models.bert.bert_backbone import BertBackbone
-        from tfpretrain.models.bert.bert_pretrainer import BertPretrainer
-
-        return BertPretrainer(BertBackbone(**model_config.to_kwargs()), gradient_accumulation_steps)
-    from tfpretrain.models.gpt2.gpt2_backbone import GPT2Backbone
-    from tfpretrain.models.gpt2.gpt2_causal_lm import GPT2CausalLM
-
-    return GPT2CausalLM(GPT2Backbone(**model_config.to_kwargs()), gradient_accumulation_steps)
+    """A fresh pretraining task (BertPretrainer / GPT2CausalLM) for a model config (call inside strategy.scope())."""
+    family = families.get(model_config.family)
+    return family.build_pretraining_task(model_config, gradient_accumulation_steps=gradient_accumulation_steps)
 
 
 def build_optimizer_from_config(trainer):
@@ -173,7 +167,7 @@ def pretrain(experiment, run_dir, resume=False, verbose=1):
             validation_steps=t.validation_steps,
             validation_freq=max(t.validation_every // t.log_every, 1),
         )
-    masked = experiment.data.max_predictions_per_seq if model_config.family == "bert" else None
+    masked = experiment.data.max_predictions_per_seq  # a causal LM's head FLOPs ignore it
     callbacks = [
         CheckpointCallback(manager, t.checkpoint_every, t.train_steps),
         ScalarLogger(

@@ -91,16 +91,4 @@ class BertBackbone(Backbone):
         )
         self.token_embedding = token_embedding
         self.transformer_layers = encoder_layers
-        self._set_config(
-            vocabulary_size=vocabulary_size,
-            num_layers=num_layers,
-            num_heads=num_heads,
-            hidden_dim=hidden_dim,
-            intermediate_dim=intermediate_dim,
-            max_sequence_length=max_sequence_length,
-            num_segments=num_segments,
-            dropout=dropout,
-            activation=activation,
-            layer_norm_epsilon=layer_norm_epsilon,
-            initializer_range=initializer_range,
-        )
+        self._set_config(locals())

@@ -14,6 +14,8 @@ class BertClassifier(Task):
     """Backbone inputs -> float32 logits [B, num_classes]. Labels: int `labels` [B] (0/1 when num_classes == 1),
     optional `sample_weight` [B]. Metrics: accuracy, plus AUC of the positive class for binary tasks."""
 
+    family = "bert"
+
     def __init__(
         self, backbone, num_classes=2, dropout=0.1, gradient_accumulation_steps=1, name="bert_classifier", **kwargs
     ):

@@ -16,6 +16,8 @@ class BertPretrainer(Task):
     `nsp_logits` [B, 2]. Labels: `masked_lm_ids` [B, P], `masked_lm_weights` [B, P], `next_sentence_labels` [B].
     Loss = weighted-mean MLM cross-entropy + mean NSP cross-entropy."""
 
+    family = "bert"
+
     def __init__(self, backbone, gradient_accumulation_steps=1, name="bert_pretrainer", **kwargs):
         inputs = dict(backbone.input)
         positions = keras.Input((None,), dtype="int32", name=F.MASKED_LM_POSITIONS)
@@ -46,6 +48,14 @@ class BertPretrainer(Task):
         self.mlm_perplexity = Perplexity(name="mlm_perplexity")
         self.nsp_accuracy = keras.metrics.SparseCategoricalAccuracy(name="nsp_accuracy")
         self.task_metrics = [self.mlm_accuracy, self.mlm_perplexity, self.nsp_accuracy]
+
+    @staticmethod
+    def head_flops(config, batch_size, sequence_length, masked_positions=None):
+        """Forward matmul FLOPs of the heads over a batch (training/flops.py adds the encoder's): pooler and NSP
+        head on [CLS]; MLM transform and vocabulary projection only at the masked positions (default: all)."""
+        h, v = config.hidden_dim, config.vocabulary_size
+        predictions = batch_size * (masked_positions or sequence_length)
+        return predictions * 2 * (h * h + h * v) + batch_size * 2 * (h * h + 2 * h)
 
     def loss_denominators(self, features):
         return {

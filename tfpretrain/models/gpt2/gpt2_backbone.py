@@ -71,18 +71,7 @@ class GPT2Backbone(Backbone):
         self.embeddings_dropout = embeddings_dropout
         self.transformer_layers = decoder_layers
         self.final_norm = final_norm
-        self._set_config(
-            vocabulary_size=vocabulary_size,
-            num_layers=num_layers,
-            num_heads=num_heads,
-            hidden_dim=hidden_dim,
-            intermediate_dim=intermediate_dim,
-            max_sequence_length=max_sequence_length,
-            dropout=dropout,
-            activation=activation,
-            layer_norm_epsilon=layer_norm_epsilon,
-            initializer_range=initializer_range,
-        )
+        self._set_config(locals())
 
     def empty_cache(self, batch_size, max_length):
         """Zeros [L, B, 2, T, N, D]: keys and values of every layer for T positions, in the compute dtype."""

@@ -15,6 +15,8 @@ class GPT2CausalLM(Task):
     """{token_ids, padding_mask} [B, S] -> float32 logits [B, S, V]. Position t predicts token t + 1; the loss
     covers pairs whose target is not padding (weights padding_mask[:, 1:])."""
 
+    family = "gpt2"
+
     def __init__(self, backbone, gradient_accumulation_steps=1, name="gpt2_causal_lm", **kwargs):
         inputs = dict(backbone.input)
         hidden = backbone(inputs)
@@ -28,6 +30,11 @@ class GPT2CausalLM(Task):
         self.perplexity = Perplexity(name="perplexity")
         self.task_metrics = [self.accuracy, self.perplexity]
         self._generate_fns = {}
+
+    @staticmethod
+    def head_flops(config, batch_size, sequence_length, masked_positions=None):
+        """Forward matmul FLOPs of the tied vocabulary projection at every position (masked_positions: unused)."""
+        return batch_size * sequence_length * 2 * config.hidden_dim * config.vocabulary_size
 
     @staticmethod
     def _targets(features):
