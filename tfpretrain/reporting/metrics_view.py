@@ -137,7 +137,7 @@ class MetricsTable:
 
 def metric_view(table: MetricsTable, metric: str, threshold: float | None) -> dict[str, Any]:
     """One metric at one threshold (ignored for threshold-free metrics; None: the default): its bars (one per
-    slice that has a row, overall first), the overall value, the gate's limit."""
+    slice that has a row, overall first), the overall value, how its intervals were computed, the gate's limit."""
     if metric not in table.thresholded:
         raise ReportInputError(f"metric {metric!r} is not in the metrics table; available: {table.metrics}")
     threshold = table.match_threshold(threshold) if table.thresholded[metric] else None
@@ -155,6 +155,7 @@ def metric_view(table: MetricsTable, metric: str, threshold: float | None) -> di
                 "value": row["value"],
                 "ci_low": row.get("ci_low"),
                 "ci_high": row.get("ci_high"),
+                "ci_method": row.get("ci_method"),
                 "n": derived["n"],
                 "gap": derived["gap"],
                 "flag": derived["flag"],
@@ -168,6 +169,7 @@ def metric_view(table: MetricsTable, metric: str, threshold: float | None) -> di
         "threshold": threshold,
         "bars": bars,
         "overall": None if overall is None else overall["value"],
+        "ci_methods": list(dict.fromkeys(b["ci_method"] for b in bars if b["ci_method"] and b["ci_low"] is not None)),
         "limit": table.gate["max_gap"].get(metric),
         "min_slice_size": table.min_slice_size,
     }

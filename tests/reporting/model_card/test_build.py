@@ -33,6 +33,15 @@ def test_details_use_factors_and_data():
     assert got["metrics"]["confidence_intervals"] == "95% intervals"
 
 
+def test_interval_methods_are_named_per_metric():
+    methods = {"auc": "hanley-mcneil score", "false_positive_rate": "wilson", "false_negative_rate": "wilson"}
+    rows = [dict(r, ci_method=methods.get(r["metric"])) for r in make_rows()]
+    assert card(evaluation_rows=rows)["metrics"]["confidence_intervals"] == (
+        "hanley-mcneil score (AUC); wilson (False positive rate, False negative rate)")
+    rows = [dict(r, ci_method="wilson" if r["ci_low"] is not None else None) for r in make_rows()]
+    assert card(evaluation_rows=rows)["metrics"]["confidence_intervals"] == "wilson"
+
+
 def test_quantitative_rows_are_the_evaluation_rows():
     quant = card()["quantitative_analyses"]
     assert quant["threshold"] == 0.5 and quant["gate"]["applied"] and quant["gate"]["passed"] is False

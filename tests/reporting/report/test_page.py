@@ -121,6 +121,15 @@ def test_passing_and_absent_gate(tmp_path, rows):
     assert "exceeds the fairness gate" not in text, "no gate: no gate legend entry"
 
 
+def test_interval_methods_are_named(tmp_path, rows):
+    methods = {"auc": "hanley-mcneil score", "false_positive_rate": "wilson"}
+    rows = [dict(r, ci_method=methods.get(r["metric"])) for r in rows]
+    text = open(reporting.write_report(tmp_path / "m.html", rows, title="t"), encoding="utf-8").read()
+    assert "whiskers: 95% CI (wilson); dashed line" in metric_section(text, "false_positive_rate")
+    assert "whiskers: 95% CI (hanley-mcneil score); dashed line" in metric_section(text, "auc")
+    assert "whiskers: 95% CI; dashed line" in metric_section(text, "false_negative_rate"), "no method: none named"
+
+
 def test_a_gate_that_checked_nothing_says_so(tmp_path, rows):
     gate = FairnessGate({"false_positive_rate": 0.1, "precision": 0.1}, threshold=0.5, min_slice_size=5000)
     text = open(reporting.write_report(tmp_path / "u.html", rows, title="t", gate=gate), encoding="utf-8").read()

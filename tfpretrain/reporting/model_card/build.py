@@ -217,7 +217,13 @@ def build_model_card(
     if train_data is None:
         train_data = training.get("data", training.get("dataset"))
     procedure = {k: v for k, v in training.items() if k not in ("data", "dataset", "privacy", "energy")}
-    ci_method = next((r.get("ci_method") for r in table.rows if r.get("ci_method")), None)
+    methods: dict[str, list[str]] = {}  # interval method -> the metrics it was used for
+    for r in table.rows:
+        if r.get("ci_method") and r.get("ci_low") is not None:
+            labels = methods.setdefault(r["ci_method"], [])
+            labels += [] if metric_label(r["metric"]) in labels else [metric_label(r["metric"])]
+    ci_method = next(iter(methods)) if len(methods) == 1 else "; ".join(f"{m} ({', '.join(ls)})"
+                                                                          for m, ls in methods.items()) or None
     has_ci = any(r.get("ci_low") is not None for r in table.rows)
     gate_settings = {k: table.gate[k] for k in ("max_gap", "threshold", "min_slice_size")}
 

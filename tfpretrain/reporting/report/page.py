@@ -83,6 +83,7 @@ def _variants(table: MetricsTable, metric: str, k: int) -> list[dict[str, Any]]:
             "hidden": threshold is not None and threshold != table.default_threshold,
             "uid": uid,
             "title": chart_title(metric, view["threshold"]),
+            "ci_methods": view["ci_methods"],
             "svg": Markup(svg_chart(view, uid, standalone=False)),
             "rows": _table(view),
         })
