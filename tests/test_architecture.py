@@ -20,7 +20,7 @@ ALLOWED = {
     "data": set(),
     "models": {"layers", "data"},  # data: feature keys and the corpus formats a family trains on
     "checkpoints": {"models", "layers", "data"},
-    "training": {"models", "layers", "data", "checkpoints"},
+    "training": {"models", "layers", "data", "checkpoints", "runs"},  # runs: the run-directory layout it writes
     "evaluation": {"models", "layers", "data", "checkpoints", "training", "runs"},
     "runs": {"models", "layers", "data", "checkpoints"},
     "reporting": {"evaluation", "data"},

@@ -19,8 +19,21 @@ import re
 import time
 from pathlib import Path
 
+from tfpretrain.commands.bad_input import removed_on_bad_input
+from tfpretrain.commands.console import setup_logging
+from tfpretrain.commands.evaluate import evaluate
+from tfpretrain.commands.generate import generate_text
 from tfpretrain.config import CONFIGS_DIR
+from tfpretrain.data.prepare import prepare
+from tfpretrain.data.prepare_config import load_prepare_config
 from tfpretrain.data.synthetic import GROUP_COLUMNS, make_examples, write_csv
+from tfpretrain.evaluation.memorization import audit
+from tfpretrain.evaluation.probes.data import sample_path
+from tfpretrain.evaluation.probes.run import headline, run_probe
+from tfpretrain.runs import RunDir
+from tfpretrain.training.experiment import load_experiment
+from tfpretrain.training.finetune import finetune, load_finetune_experiment
+from tfpretrain.training.trainer import pretrain
 
 IN_MEMORY = ["--runner=DirectRunner", "--direct_running_mode=in_memory"]  # a 0.5 MB corpus: no worker processes
 CONFIGS = CONFIGS_DIR
@@ -49,9 +62,6 @@ def write_corpus(directory):
 
 
 def _prepare(task, pattern, out, vocabulary_size, sequence_length):
-    from tfpretrain.data.prepare import prepare
-    from tfpretrain.data.prepare_config import load_prepare_config
-
     config = load_prepare_config(data={
         "task": task,
         "sources": [{"type": "text", "path": pattern, "split_by": "blank_line"}],
@@ -67,9 +77,6 @@ def _prepare(task, pattern, out, vocabulary_size, sequence_length):
 
 
 def _pretrain(task, data_dir, run_dir, steps, sequence_length, learning_rate):
-    from tfpretrain.training.experiment import load_experiment
-    from tfpretrain.training.trainer import pretrain
-
     experiment = load_experiment(data={
         "model": {"preset": f"{task}_tiny", "vocabulary_size": "data", "max_sequence_length": sequence_length},
         "data": {"train": str(data_dir), "max_predictions_per_seq": 10},
@@ -85,15 +92,12 @@ def _pretrain(task, data_dir, run_dir, steps, sequence_length, learning_rate):
         },
     })
     pretrain(experiment, str(run_dir), verbose=2)
-    lines = [json.loads(line) for line in (Path(run_dir) / "metrics.jsonl").read_text().splitlines()]
+    lines = [json.loads(line) for line in Path(RunDir(run_dir).metrics).read_text().splitlines()]
     return lines
 
 
 def _probes(out, stamp):
     """Bias probes of both pretrained models on the project's sample files -> {name: output directory}."""
-    from tfpretrain.evaluation.probes.data import sample_path
-    from tfpretrain.evaluation.probes.run import headline, run_probe
-
     jobs = {"bert crows_pairs": ("bert", "crows_pairs", "crows_pairs"),
             "bert stereoset": ("bert", "stereoset", "stereoset"),
             "gpt2 crows_pairs": ("gpt2", "crows_pairs", "crows_pairs")}
@@ -108,8 +112,6 @@ def _probes(out, stamp):
 
 def _audits(out, stamp):
     """Canary exposure of both pretrained models -> {name: output directory}."""
-    from tfpretrain.evaluation.memorization import audit
-
     done = {}
     for model in ("bert", "gpt2"):
         directory = out / "audit" / model
@@ -123,8 +125,6 @@ def _audits(out, stamp):
 
 def _finetune(run_dir, out, labeled, steps, dp=None):
     """Fine-tune a classifier from the demo's BERT on the synthetic data -> its metrics.jsonl lines."""
-    from tfpretrain.training.finetune import finetune, load_finetune_experiment
-
     trainer = {"strategy": "cpu", "global_batch_size": 32, "train_steps": steps, "log_every": max(steps // 3, 1),
                "validation_every": steps, "optimizer": {"learning_rate": 1e-3, "warmup_steps": steps // 10}}
     if dp:
@@ -138,13 +138,11 @@ def _finetune(run_dir, out, labeled, steps, dp=None):
         "trainer": trainer,
     })
     finetune(experiment, str(run_dir), verbose=2)
-    return [json.loads(x) for x in (Path(run_dir) / "metrics.jsonl").read_text().splitlines()]
+    return [json.loads(x) for x in Path(RunDir(run_dir).metrics).read_text().splitlines()]
 
 
-def run(out_dir="runs/demo", bert_steps=300, gpt2_steps=300, finetune_steps=150, seed=0, bias=0.7):
+def run_demo(out_dir="runs/demo", bert_steps=300, gpt2_steps=300, finetune_steps=150, seed=0, bias=0.7):
     """The whole product on a CPU in a few minutes; returns the summary dict (also OUT/summary.json)."""
-    from tfpretrain.commands.evaluate import evaluate
-    from tfpretrain.commands.generate import generate_text
     started = time.time()
     out = Path(out_dir).resolve()
     if out.exists() and any(out.iterdir()):
@@ -194,7 +192,7 @@ def run(out_dir="runs/demo", bert_steps=300, gpt2_steps=300, finetune_steps=150,
     # The same fine-tune under DP-SGD: what the privacy guarantee costs in accuracy, in its own report and card.
     dp_steps = max(finetune_steps * 2 // 3, 1)
     dp_log = _finetune(out / "classifier_dp", out, labeled, dp_steps, dp=DP)
-    privacy = json.loads((out / "classifier_dp" / "privacy.json").read_text())
+    privacy = RunDir(out / "classifier_dp").read_json(RunDir.PRIVACY)
     dp_rows, _, dp_paths = evaluate(str(out / "fairness_dp"), model=str(out / "classifier_dp"),
                                     config=str(CONFIGS / "eval" / "demo.yaml"), confidence=None)
     overall = lambda table, metric: next(  # noqa: E731
@@ -205,7 +203,7 @@ def run(out_dir="runs/demo", bert_steps=300, gpt2_steps=300, finetune_steps=150,
           f"epsilon {privacy['epsilon']:.2f} at delta {privacy['delta']:.2g}; AUC {auc['classifier_dp']:.3f}, "
           f"accuracy {overall(dp_rows, 'binary_accuracy'):.3f} (without DP: AUC {auc['classifier']:.3f}, accuracy "
           f"{overall(rows, 'binary_accuracy'):.3f})", flush=True)
-    energy = {name: json.loads((out / name / "energy.json").read_text())
+    energy = {name: RunDir(out / name).read_json(RunDir.ENERGY)
               for name in ("bert", "gpt2", "classifier", "classifier_dp")}
     print(f"{stamp()} energy: " + ", ".join(f"{k} {v.get('energy_kwh', float('nan')):.2g} kWh / "
                                              f"{v.get('co2_kg', float('nan')):.2g} kg CO2eq"
@@ -247,3 +245,19 @@ def run(out_dir="runs/demo", bert_steps=300, gpt2_steps=300, finetune_steps=150,
         print(f"  {name}: {os.path.relpath(path)}")
     print(f"  summary: {os.path.relpath(out / 'summary.json')}")
     return summary
+
+
+def add_arguments(parser):
+    parser.add_argument("--out", default="runs/demo", help="output directory (default: runs/demo)")
+    parser.add_argument("--bert-steps", type=int, default=300, help="BERT pretraining steps (default: 300)")
+    parser.add_argument("--gpt2-steps", type=int, default=300, help="GPT-2 pretraining steps (default: 300)")
+    parser.add_argument("--finetune-steps", type=int, default=150, help="classifier fine-tuning steps (default: 150)")
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def run(args):
+    setup_logging(quiet_libraries=True)
+    with removed_on_bad_input(args.out):
+        run_demo(out_dir=args.out, bert_steps=args.bert_steps, gpt2_steps=args.gpt2_steps,
+                 finetune_steps=args.finetune_steps, seed=args.seed)
+    return 0

@@ -20,44 +20,40 @@ import dataclasses
 import json
 import os
 
-import yaml
-
+from tfpretrain.commands.bad_input import removed_on_bad_input
+from tfpretrain.commands.console import print_paths, setup_logging
 from tfpretrain.config import CONFIGS_DIR
+from tfpretrain.errors import UserError
 from tfpretrain.reporting import write_model_card, write_report
 from tfpretrain.reporting.sections.explanations import explanations_section
 from tfpretrain.reporting.sections.exposure import exposure_section
 from tfpretrain.reporting.sections.probes import probe_section
 from tfpretrain.reporting.sections.training_runs import energy_section, privacy_section
+from tfpretrain.runs import RunDir
 
 DEFAULT_CONFIG = os.fspath(CONFIGS_DIR / "eval" / "default.yaml")
 
 
 def _model_paths(model, data):
     """A run directory or a SavedModel -> (saved model dir, eval data, run dir or None)."""
-    if os.path.exists(os.path.join(model, "export", "saved_model.pb")):
-        run = model
-        saved = os.path.join(model, "export")
-        data = data or os.path.join(model, "eval.tfrecord")
-    elif os.path.exists(os.path.join(model, "saved_model.pb")):
+    run = RunDir(model)
+    if run.has_export():
+        saved, data, run = run.export, data or run.eval_data, model
+    elif os.path.exists(os.path.join(model, RunDir.SAVED_MODEL)):
         run, saved = None, model
     else:
-        raise FileNotFoundError(f"{model}: neither a fine-tuning run (export/saved_model.pb) nor a SavedModel")
+        raise FileNotFoundError(f"{model}: neither a fine-tuning run ({RunDir.EXPORT}/{RunDir.SAVED_MODEL}) nor a "
+                                "SavedModel")
     if not data:
-        raise ValueError(f"{model}: no evaluation data: pass --data EVAL.tfrecord")
+        raise UserError(f"{model}: no evaluation data: pass --data EVAL.tfrecord")
     return saved, data, run
-
-
-def _read_yaml(path):
-    with open(path) as f:
-        return yaml.safe_load(f) or {}
 
 
 def _pretraining_data(init):
     """The pretraining run a fine-tune started from -> its corpus statistics from the prepared manifest."""
-    experiment = os.path.join(init or "", "experiment.yaml")
-    if not os.path.exists(experiment):
+    config = RunDir(init).read_experiment() if init else None
+    if config is None:
         return None
-    config = _read_yaml(experiment)
     info = {"pretraining run": init, "model": config.get("model"), "trainer": config.get("trainer")}
     try:
         from tfpretrain.data.manifest import read_manifest
@@ -77,9 +73,9 @@ def _pretraining_data(init):
 
 def _run_info(run):
     """Model card inputs from a fine-tuning run: model details, training procedure and data, hardware."""
-    if run is None or not os.path.exists(os.path.join(run, "finetune.yaml")):
+    config = RunDir(run).read_finetune_config() if run is not None else None
+    if config is None:
         return {}, {}, {}
-    config = _read_yaml(os.path.join(run, "finetune.yaml"))
     trainer = config.get("trainer", {})
     model_info = {"name": os.path.basename(os.path.abspath(run)), "type": "BertClassifier (fine-tuned BERT)",
                   "initialised from": config.get("init"), "classes": config.get("num_classes"),
@@ -91,10 +87,9 @@ def _run_info(run):
         "optimizer": trainer.get("optimizer"),
         "precision": trainer.get("precision"),
     }
-    hardware = os.path.join(run, "run_info.json")
-    if os.path.exists(hardware):
-        with open(hardware) as f:
-            training["hardware"] = json.load(f)
+    hardware = RunDir(run).read_json(RunDir.RUN_INFO)
+    if hardware is not None:
+        training["hardware"] = hardware
     pretraining = _pretraining_data(config.get("init"))
     if pretraining:
         training["pretraining"] = pretraining
@@ -167,14 +162,15 @@ def evaluate(out, *, model=None, data=None, predictions=None, config=None, slice
     if score_column is not None:
         changes["prediction_key"] = score_column
     settings = dataclasses.replace(settings, **changes)
+    run = None
+    if predictions is None:
+        saved, data, run = _model_paths(model, data)  # before anything is written
     os.makedirs(out, exist_ok=True)
     tfma_dir = os.path.join(out, "tfma")
-    run = None
     if predictions is not None:
         result = fairness.evaluate_predictions(predictions, output_dir=tfma_dir, **settings.predictions_kwargs())
         data_info = {"predictions": predictions}
     else:
-        saved, data, run = _model_paths(model, data)
         result = fairness.evaluate_saved_model(saved, data, output_dir=tfma_dir, pipeline_options=pipeline_options,
                                                **settings.saved_model_kwargs())
         data_info = {"evaluation data": data, "saved model": saved}
@@ -196,3 +192,69 @@ def evaluate(out, *, model=None, data=None, predictions=None, config=None, slice
     paths.update(model_card=card["markdown"], model_card_html=card["html"], model_card_json=card["json"],
                  tfma=tfma_dir)
     return rows, gate_result, paths
+
+
+# ------------------------------------------------------------------------------------------------ the command
+
+UNKNOWN_FLAGS_TO_BEAM = True
+DESCRIPTION = ("Exit status 1 when the config's fairness gate fails, 3 when it checked nothing. Unknown --flag=value "
+               "arguments go to Beam's PipelineOptions (SavedModel path), e.g. --direct_running_mode=multi_processing.")
+
+
+def add_arguments(parser):
+    parser.add_argument("--model", help="a fine-tuning run directory or a SavedModel (tf.Example serving_default)")
+    parser.add_argument("--data", help="TFRecord(s) of tf.Example; default RUN/eval.tfrecord")
+    parser.add_argument("--predictions", help="a CSV / JSONL / Parquet table of labels and scores instead")
+    parser.add_argument("--label-column", default=None, help="predictions table: the label column")
+    parser.add_argument("--score-column", default=None, help="predictions table: the score column")
+    parser.add_argument("--config", default=None, help="configs/eval/<name>.yaml (default: default.yaml)")
+    parser.add_argument("--slices", help="comma-separated slice columns, e.g. gender,religion")
+    parser.add_argument("--intersection", action="append", help="columns joined by &, e.g. gender&religion")
+    parser.add_argument("--thresholds", help="comma-separated decision thresholds, e.g. 0.25,0.5,0.75")
+    parser.add_argument("--confidence", choices=("jackknife", "bootstrap", "none"), default=None)
+    parser.add_argument("--min-slice-size", type=int, default=None)
+    parser.add_argument("--probes", action="append", help="a `tfpretrain probe` output directory (repeatable)")
+    parser.add_argument("--audit", action="append", help="a `tfpretrain audit` output directory (repeatable)")
+    parser.add_argument("--explain", type=int, default=0,
+                        help="examples per slice value to explain with integrated gradients (default 0: none)")
+    parser.add_argument("--explain-steps", type=int, default=32, help="integrated-gradients path steps")
+    parser.add_argument("--out", required=True, help="output directory")
+
+
+def _thresholds(text):
+    try:
+        return [float(t) for t in text.split(",")]
+    except ValueError:
+        raise UserError(f"--thresholds {text!r}: expected comma-separated numbers, e.g. 0.25,0.5,0.75") from None
+
+
+def run(args):
+    if (args.model is None) == (args.predictions is None):
+        raise UserError("give exactly one of --model and --predictions")
+    setup_logging()
+    confidence = "config" if args.confidence is None else (None if args.confidence == "none" else args.confidence)
+    with removed_on_bad_input(args.out):
+        _, gate, paths = evaluate(
+            args.out,
+            model=args.model,
+            data=args.data,
+            predictions=args.predictions,
+            config=args.config,
+            slices=args.slices.split(",") if args.slices else None,
+            intersections=[i.split("&") for i in args.intersection] if args.intersection else None,
+            thresholds=_thresholds(args.thresholds) if args.thresholds else None,
+            confidence=confidence,
+            min_slice_size=args.min_slice_size,
+            pipeline_options=args.beam_args or None,
+            label_column=args.label_column,
+            score_column=args.score_column,
+            probes=args.probes or (),
+            audits=args.audit or (),
+            explain=args.explain,
+            explain_steps=args.explain_steps,
+        )
+    print_paths(paths)
+    if gate is None:
+        return 0
+    print(gate.message())
+    return gate.exit_code  # 0 pass, 1 fail, 3 nothing checked

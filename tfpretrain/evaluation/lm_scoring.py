@@ -11,13 +11,13 @@ traces a handful of graphs.
 """
 
 import dataclasses
-import json
 import logging
-import os
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+
+from tfpretrain import runs
 
 log = logging.getLogger(__name__)
 _BUCKET = 16
@@ -39,32 +39,23 @@ class LanguageModel:
         return [self.tokenizer.id_to_token(int(i)) for i in ids]
 
 
-def _family(checkpoint):
-    with open(os.path.join(checkpoint, "config.json")) as f:
-        model_type = json.load(f).get("model_type")
-    if model_type not in ("bert", "gpt2"):
-        raise ValueError(f"{checkpoint}/config.json: model_type {model_type!r} is neither 'bert' nor 'gpt2'")
-    return model_type
-
-
 def load_language_model(path: str) -> LanguageModel:
     """A `tfpretrain pretrain` run directory (RUN/final + RUN/tokenizer.json) or an HF BERT / GPT-2 directory."""
-    from tfpretrain.data.tokenizer import load_tokenizer, special_token_ids
-    from tfpretrain.training.finetune import resolve_init
+    from tfpretrain.data.tokenizer import special_token_ids
 
-    checkpoint, tokenizer_path = resolve_init(path)
-    family = _family(checkpoint)
-    tokenizer = load_tokenizer(tokenizer_path)
-    special = special_token_ids(tokenizer, family, source=tokenizer_path)
+    checkpoint = runs.find_checkpoint(path)
+    family = checkpoint.model_type
+    if family not in ("bert", "gpt2"):
+        raise runs.CheckpointError(f"{checkpoint.directory}/config.json: model_type {family!r} is neither 'bert' nor "
+                                   "'gpt2'")
     if family == "bert":
-        from tfpretrain.models.bert.bert_pretrainer import BertPretrainer
-
-        model = BertPretrainer.from_pretrained(checkpoint, dropout=0.0)
+        from tfpretrain.models.bert.bert_pretrainer import BertPretrainer as task_class
     else:
-        from tfpretrain.models.gpt2.gpt2_causal_lm import GPT2CausalLM
-
-        model = GPT2CausalLM.from_pretrained(checkpoint, dropout=0.0)
-    return LanguageModel(family, model, tokenizer, special, model.backbone.max_sequence_length, path)
+        from tfpretrain.models.gpt2.gpt2_causal_lm import GPT2CausalLM as task_class
+    loaded = runs.load(checkpoint, task_class, dropout=0.0)
+    special = special_token_ids(loaded.tokenizer, family, source=checkpoint.tokenizer_path)
+    return LanguageModel(family, loaded.model, loaded.tokenizer, special, loaded.model.backbone.max_sequence_length,
+                         path)
 
 
 def _require(lm, family, what):

@@ -9,36 +9,21 @@ A run without privacy.json trained without differential privacy; a run without e
 are said as such, never left blank.
 """
 
-import json
 import os
 
-import yaml
-
-
-def _read_json(path):
-    if not os.path.exists(path):
-        return None
-    with open(path) as f:
-        try:
-            return json.load(f)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path}: not valid JSON ({e})") from None
+from tfpretrain.runs import RunDir
 
 
 def _init_of(run):
-    path = os.path.join(run, "finetune.yaml")
-    if not os.path.exists(path):
-        return None
-    with open(path) as f:
-        init = (yaml.safe_load(f) or {}).get("init")
-    return init if init and os.path.exists(os.path.join(init, "experiment.yaml")) else None
+    init = (RunDir(run).read_finetune_config() or {}).get("init")
+    return init if init and RunDir(init).is_pretraining() else None
 
 
 def training_runs(run):
     """A fine-tuning or pretraining run directory -> [(stage, directory)], the run first, then its pretraining run."""
     if run is None:
         return []
-    runs = [("fine-tuning" if os.path.exists(os.path.join(run, "finetune.yaml")) else "pretraining", run)]
+    runs = [("fine-tuning" if RunDir(run).is_finetuning() else "pretraining", run)]
     init = _init_of(run)
     if init:
         runs.append(("pretraining", init))
@@ -51,13 +36,13 @@ def _name(stage, run):
 
 def privacy_records(runs):
     """{run label: privacy.json contents, or {"differential privacy": "off"}}."""
-    return {_name(stage, run): _read_json(os.path.join(run, "privacy.json")) or {"differential privacy": "off"}
+    return {_name(stage, run): RunDir(run).read_json(RunDir.PRIVACY) or {"differential privacy": "off"}
             for stage, run in runs}
 
 
 def energy_records(runs):
     """{run label: energy.json contents, or None when the run was not measured}."""
-    return {_name(stage, run): _read_json(os.path.join(run, "energy.json")) for stage, run in runs}
+    return {_name(stage, run): RunDir(run).read_json(RunDir.ENERGY) for stage, run in runs}
 
 
 def measured_records(records):

@@ -14,6 +14,7 @@ import time
 import tensorflow as tf
 
 from tfpretrain.keras import keras
+from tfpretrain.runs import RunDir
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +88,8 @@ class ScalarLogger(keras.callbacks.Callback):
         self.tokens_per_step, self.flops_per_step, self.peak_flops = tokens_per_step, flops_per_step, peak_flops
         self.extra_scalars = [] if extra_scalars is None else (
             list(extra_scalars) if isinstance(extra_scalars, (list, tuple)) else [extra_scalars])
-        self.writer = tf.summary.create_file_writer(os.path.join(run_dir, "tensorboard", "train"))
-        self.jsonl_path = os.path.join(run_dir, "metrics.jsonl")
+        self.writer = tf.summary.create_file_writer(os.path.join(RunDir(run_dir).tensorboard, "train"))
+        self.jsonl_path = RunDir(run_dir).metrics
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start_step = int(self.model.optimizer.iterations.numpy())

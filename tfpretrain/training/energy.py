@@ -31,6 +31,7 @@ import time
 
 from tfpretrain.atomic import write_text
 from tfpretrain.keras import keras
+from tfpretrain.runs import RunDir
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +100,7 @@ class EnergyTracker(keras.callbacks.Callback):
 
     def __init__(self, run_dir, config, flops_per_step=None):
         super().__init__()
-        self.path = os.path.join(run_dir, "energy.json")
+        self.path = RunDir(run_dir).energy
         self.config, self.flops_per_step = config, flops_per_step
         self._tracker, self._error, self._warned, self._output = None, None, False, None
         self._reading, self._describe = {}, {}

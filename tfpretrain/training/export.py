@@ -26,6 +26,7 @@ from typing import Any
 
 from tfpretrain.data import features as F
 from tfpretrain.errors import UserError
+from tfpretrain.runs import RunDir
 
 EXPORT_INFO = "tfpretrain_export.json"
 PREDICTION_KEY = "score"
@@ -240,7 +241,7 @@ def export_hf(model, out_dir: str | os.PathLike, tokenizer_path: str | os.PathLi
             raise ExportError(f"tokenizer file {source}: {e}") from None
     model.save_pretrained(out_dir)
     if source is not None:
-        target = "vocab.txt" if source.endswith(".txt") else "tokenizer.json"
+        target = RunDir.VOCAB if source.endswith(".txt") else RunDir.TOKENIZER
         tf.io.gfile.copy(source, posixpath.join(out_dir, target), overwrite=True)
         folder = posixpath.dirname(source)
         for extra in ("tokenizer_config.json", "special_tokens_map.json"):

@@ -16,6 +16,7 @@ import os
 
 from tfpretrain.config import ConfigError, apply_overrides, dump_yaml, load_dataclass, load_yaml, with_defaults
 from tfpretrain.keras import keras
+from tfpretrain.runs import RunDir, find_checkpoint
 from tfpretrain.training import distribute, flops
 from tfpretrain.training.callbacks import ScalarLogger, StepLimit
 from tfpretrain.training.energy import EnergyTracker
@@ -61,18 +62,6 @@ def load_finetune_experiment(path=None, overrides=(), *, data=None):
     return dataclasses.replace(experiment, source=source)
 
 
-def resolve_init(path):
-    """A pretraining run directory or an HF checkpoint directory -> (checkpoint dir, tokenizer file)."""
-    for checkpoint, tokenizer_dir in ((os.path.join(path, "final"), path), (path, path)):
-        if os.path.exists(os.path.join(checkpoint, "config.json")):
-            for name in ("tokenizer.json", "vocab.txt"):
-                for directory in (tokenizer_dir, checkpoint):
-                    if os.path.exists(os.path.join(directory, name)):
-                        return checkpoint, os.path.join(directory, name)
-            raise FileNotFoundError(f"{path}: a checkpoint but no tokenizer.json or vocab.txt next to it")
-    raise FileNotFoundError(f"{path}: neither a pretraining run (final/config.json) nor an HF checkpoint (config.json)")
-
-
 def _labeled(data, num_classes):
     from tfpretrain.data.labeled import FinetuneData
 
@@ -97,7 +86,7 @@ def _write_run_info(run_dir, strategy):
 
     info = {**distribute.describe(strategy), "tensorflow": tf.__version__, "machine": platform.machine(),
             "cpus": os.cpu_count()}
-    with open(os.path.join(run_dir, "run_info.json"), "w") as f:
+    with open(RunDir(run_dir).run_info, "w") as f:
         json.dump(info, f, indent=2)
 
 
@@ -109,16 +98,17 @@ def finetune(experiment, run_dir, verbose=1):
     from tfpretrain.models.bert.bert_classifier import BertClassifier
     from tfpretrain.training.export import export_classifier, export_hf
 
-    t, e = experiment.trainer, experiment
-    checkpoint, tokenizer_path = resolve_init(e.init)
-    if os.path.exists(os.path.join(run_dir, "export")):
+    t, e, run = experiment.trainer, experiment, RunDir(run_dir)
+    init = find_checkpoint(e.init)
+    tokenizer_path = init.tokenizer_path
+    if os.path.exists(run.export):
         raise FileExistsError(f"{run_dir} already holds a fine-tuned export; use a new --out")
-    os.makedirs(run_dir, exist_ok=True)
     tokenizer = load_tokenizer(tokenizer_path)
     train_examples = read_examples(_labeled(e.train, e.num_classes), limit=e.train.limit)
     eval_examples = read_examples(_labeled(e.eval, e.num_classes), limit=e.eval.limit) if e.eval else []
+    os.makedirs(run_dir, exist_ok=True)  # after the inputs are read: a bad input leaves no run directory behind
     resolved = {k: v for k, v in dataclasses.asdict(e).items() if k != "source"}
-    dump_yaml(resolved, os.path.join(run_dir, "finetune.yaml"))
+    dump_yaml(resolved, run.finetune_config)
 
     keras.utils.set_random_seed(t.seed)
     strategy = distribute.get_strategy(t.strategy)
@@ -127,7 +117,7 @@ def finetune(experiment, run_dir, verbose=1):
     energy = EnergyTracker(run_dir, t.energy) if t.energy.enabled else None  # its hardware probe overlaps the build
     with strategy.scope():
         model = BertClassifier.from_pretrained(
-            checkpoint, num_classes=e.num_classes, gradient_accumulation_steps=t.gradient_accumulation_steps
+            init.directory, num_classes=e.num_classes, gradient_accumulation_steps=t.gradient_accumulation_steps
         )
         if t.dp.enabled:
             model.enable_dp(t.dp.l2_norm_clip, t.dp.noise_multiplier, seed=t.seed)
@@ -160,10 +150,10 @@ def finetune(experiment, run_dir, verbose=1):
                         callbacks=callbacks, verbose=verbose, **fit_kwargs)
     if privacy is not None:
         privacy.write(run_dir, int(model.optimizer.iterations.numpy()))
-    export_classifier(model, os.path.join(run_dir, "export"), e.sequence_length, label_key="label")
-    export_hf(model, os.path.join(run_dir, "final"), tokenizer_path)
+    export_classifier(model, run.export, e.sequence_length, label_key="label")
+    export_hf(model, run.final, tokenizer_path)
     if eval_examples:
         groups = tuple(e.eval.group_fields)
-        write_eval_tfrecords(os.path.join(run_dir, "eval.tfrecord"), eval_examples, tokenizer, e.sequence_length,
+        write_eval_tfrecords(run.eval_data, eval_examples, tokenizer, e.sequence_length,
                              label_key="label", group_fields=groups)
     return history

@@ -22,6 +22,7 @@ from tfpretrain.config import ConfigError, dump_yaml
 from tfpretrain.data.manifest import check_compatible, read_manifest
 from tfpretrain.keras import keras
 from tfpretrain.models import families
+from tfpretrain.runs import RunDir
 from tfpretrain.training import distribute, flops
 from tfpretrain.training.callbacks import CheckpointCallback, ScalarLogger
 from tfpretrain.training.energy import EnergyTracker
@@ -115,11 +116,11 @@ def pretrain(experiment, run_dir, resume=False, verbose=1):
         tf.config.experimental.enable_op_determinism()
     strategy = distribute.get_strategy(t.strategy)
     run_dir = worker_dir(strategy, run_dir)
-    checkpoint_dir = os.path.join(run_dir, "checkpoints")
+    run = RunDir(run_dir)
+    checkpoint_dir = run.checkpoints
     has_checkpoints = tf.train.latest_checkpoint(checkpoint_dir) is not None
     if has_checkpoints and not resume:
         raise FileExistsError(f"{run_dir} already holds checkpoints: pass --resume to continue, or use a new --out")
-    os.makedirs(run_dir, exist_ok=True)
 
     manifest = read_manifest(experiment.data.train)
     model_config = resolve_model_config(experiment, vocabulary_size=manifest["vocabulary_size"])
@@ -129,9 +130,9 @@ def pretrain(experiment, run_dir, resume=False, verbose=1):
                           f"{model_config.max_sequence_length} is below the data's sequence_length {sequence_length}")
     check_compatible(manifest, family=model_config.family, sequence_length=sequence_length,
                      vocabulary_size=model_config.vocabulary_size)
-    dump_yaml(to_dict(experiment, model_config), os.path.join(run_dir, "experiment.yaml"))
-    shutil.copyfile(os.path.join(manifest["_directory"], manifest["tokenizer"]["file"]),
-                    os.path.join(run_dir, "tokenizer.json"))
+    os.makedirs(run_dir, exist_ok=True)  # after the data is checked: a bad input leaves no run directory behind
+    dump_yaml(to_dict(experiment, model_config), run.experiment)
+    shutil.copyfile(os.path.join(manifest["_directory"], manifest["tokenizer"]["file"]), run.tokenizer)
 
     distribute.set_precision(t.precision)
     log.info("training on %s", distribute.describe(strategy))
@@ -203,5 +204,5 @@ def pretrain(experiment, run_dir, resume=False, verbose=1):
     if callbacks[0].preempted:
         log.warning("stopped by SIGTERM at step %d; run again with --resume", int(optimizer.iterations.numpy()))
         return history
-    model.save_pretrained(os.path.join(run_dir, "final"))
+    model.save_pretrained(run.final)
     return history

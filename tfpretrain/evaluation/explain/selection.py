@@ -20,6 +20,7 @@ import zlib
 
 import numpy as np
 
+from tfpretrain import runs
 from tfpretrain.data import features as F
 from tfpretrain.data.eval_records import read_eval_records
 
@@ -34,26 +35,17 @@ _SPECIAL = ("[CLS]", "[SEP]", "[PAD]", "[MASK]", "[UNK]")
 def load_classifier(run_dir):
     """A fine-tuning run (RUN/final + its tokenizer file) or an HF BERT classifier directory -> (model, tokenizer,
     {num_classes, sequence_length, group_fields}) (from RUN/finetune.yaml when there, else the checkpoint)."""
-    import yaml
-
-    from tfpretrain.data.tokenizer import load_tokenizer
     from tfpretrain.models.bert.bert_classifier import BertClassifier
-    from tfpretrain.training.finetune import resolve_init
 
-    checkpoint, tokenizer_path = resolve_init(os.fspath(run_dir))
-    settings = {}
-    run_config = os.path.join(run_dir, "finetune.yaml")
-    if os.path.exists(run_config):
-        with open(run_config) as f:
-            settings = yaml.safe_load(f) or {}
-    with open(os.path.join(checkpoint, "config.json")) as f:
-        labels = json.load(f).get("id2label") or {0: 0, 1: 1}  # transformers' default is 2 labels
+    checkpoint = runs.find_checkpoint(run_dir)
+    settings = checkpoint.run.read_finetune_config() or {}
+    labels = checkpoint.config().get("id2label") or {0: 0, 1: 1}  # transformers' default is 2 labels
     num_classes = int(settings.get("num_classes") or len(labels))
-    model = BertClassifier.from_pretrained(checkpoint, num_classes=num_classes)
-    length = int(settings.get("sequence_length") or model.backbone.max_sequence_length)
+    loaded = runs.load(checkpoint, BertClassifier, num_classes=num_classes)
+    length = int(settings.get("sequence_length") or loaded.model.backbone.max_sequence_length)
     groups = list((settings.get("eval") or {}).get("group_fields") or [])
-    return model, load_tokenizer(tokenizer_path), {"num_classes": num_classes, "sequence_length": length,
-                                                   "group_fields": groups}
+    return loaded.model, loaded.tokenizer, {"num_classes": num_classes, "sequence_length": length,
+                                            "group_fields": groups}
 
 
 def _encoded(examples, tokenizer, sequence_length, label_key):
@@ -174,7 +166,7 @@ def explain_run(run_dir, data=None, slices=None, groups=(), per_slice=3, steps=3
         raise ValueError(f"per_slice must be >= 1, got {per_slice}")
     model, tokenizer, run = load_classifier(run_dir)
     if data is None or isinstance(data, str | os.PathLike):
-        source = os.fspath(data or os.path.join(run_dir, "eval.tfrecord"))
+        source = os.fspath(data or runs.RunDir(run_dir).eval_data)
         records = read_eval_records(source, max_examples)
     else:
         source = "data"

@@ -11,7 +11,8 @@ slower). Neighbouring datasets differ by adding or removing one record: the priv
 
 import json
 import math
-import os
+
+from tfpretrain.runs import RunDir
 
 MECHANISM = "DP-SGD (per-example clipping + Gaussian noise)"
 ACCOUNTANTS = ("rdp", "pld")
@@ -107,4 +108,4 @@ class PrivacyLedger:
         return {"epsilon": self.report(step)["epsilon"]}
 
     def write(self, run_dir, steps):
-        return write_report(os.path.join(run_dir, "privacy.json"), self.report(steps))
+        return write_report(RunDir(run_dir).privacy, self.report(steps))
