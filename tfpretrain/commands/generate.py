@@ -9,8 +9,8 @@ END_TOKEN = "<|endoftext|>"
 
 
 def load_run(run):
-    """-> (GPT2CausalLM, tokenizers.Tokenizer, end token id or None)."""
-    loaded = runs.load(run, GPT2CausalLM)
+    """-> (GPT2CausalLM, tokenizers.Tokenizer, end token id or None); a checkpoint without an LM head is refused."""
+    loaded = runs.load(run, GPT2CausalLM, require_heads={"lm": "generation"})
     return loaded.model, loaded.tokenizer, loaded.tokenizer.token_to_id(END_TOKEN)
 
 
