@@ -14,8 +14,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import pathlib
+from typing import Any
 
-from playwright.sync_api import Browser, Page, sync_playwright
+import pytest
 
 from tests.support.system_tools import require
 
@@ -26,7 +27,9 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
 @contextlib.contextmanager
 def launch():
     path = require("chromium")
-    with sync_playwright() as playwright:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: make install (the "
+                                   "[dev] extra)")
+    with sync_api.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=path, headless=True, args=ARGS)
         try:
             yield chromium
@@ -36,13 +39,13 @@ def launch():
 
 @dataclasses.dataclass
 class OpenPage:
-    page: Page
+    page: Any  # playwright.sync_api.Page
     errors: list[str]
     requests: list[str]
     failures: dict[str, str]
 
 
-def open_page(chromium: Browser, path, *, fragment: str = "", query: str = "", javascript: bool = True,
+def open_page(chromium, path, *, fragment: str = "", query: str = "", javascript: bool = True,
               width: int = 1280, height: int = 1000) -> OpenPage:
     """`path` loaded from file:// in a fresh context (JavaScript on or off), with its console errors, uncaught
     exceptions, requested URLs and failed requests recorded from the start."""

@@ -163,9 +163,3 @@ def test_directory_path(tmp_path):
                                        gate=None)
     assert paths["markdown"] == os.fspath(tmp_path / "model_card.md")
     assert paths["json"] == os.fspath(tmp_path / "model_card.json")
-
-
-def test_markdown_escapes_data_text():
-    assert md_escape("a|b <x> *y* [z](u) #1") == r"a\|b \<x\> \*y\* \[z\](u) \#1"
-    assert md_escape("civil_comments") == "civil_comments" and md_escape("_x_") == r"\_x\_"
-    assert md_escape("line\nbreak") == "line break" and md_escape("&amp; & b") == "&amp;amp; & b"
