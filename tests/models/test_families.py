@@ -175,6 +175,7 @@ def test_family_record_agrees_with_its_classes(name):
     assert family.name == family.config_class.family == family.backbone_class.family
     assert family.pretraining_task_class.family == name and family.converter.family == name
     assert callable(getattr(tokenizer, f"train_{family.tokenizer_kind}"))
+    assert family.corpus.input_keys == family.backbone_class.input_keys  # the data feeds the model it names
     config = family.config_class(**TINY_KWARGS[name])
     task = family.build_pretraining_task(config, gradient_accumulation_steps=2)
     assert type(task) is family.pretraining_task_class and task.gradient_accumulation_steps == 2

@@ -18,6 +18,9 @@ from typing import Any
 import numpy as np
 
 from tfpretrain import runs
+from tfpretrain.data import features as F
+from tfpretrain.data.tokenizer import special_token_ids
+from tfpretrain.models import families
 
 log = logging.getLogger(__name__)
 _BUCKET = 16
@@ -25,12 +28,17 @@ _BUCKET = 16
 
 @dataclasses.dataclass
 class LanguageModel:
-    family: str  # "bert" | "gpt2"
+    family: str  # a models/families.py name: "bert" | "gpt2"
     model: Any  # BertPretrainer | GPT2CausalLM
     tokenizer: Any  # tokenizers.Tokenizer
     special: dict[str, int]  # bert: pad, unk, cls, sep, mask; gpt2: end
     max_length: int
     source: str
+
+    @property
+    def objective(self) -> str:
+        """"masked" (score a token with it masked: masked_log_probs) or "causal" (left to right: causal_log_probs)."""
+        return families.get(self.family).objective
 
     def encode(self, text: str) -> list[int]:
         return list(self.tokenizer.encode(text, add_special_tokens=False).ids)
@@ -39,28 +47,33 @@ class LanguageModel:
         return [self.tokenizer.id_to_token(int(i)) for i in ids]
 
 
-def load_language_model(path: str) -> LanguageModel:
-    """A `tfpretrain pretrain` run directory (RUN/final + RUN/tokenizer.json) or an HF BERT / GPT-2 directory."""
-    from tfpretrain.data.tokenizer import special_token_ids
+# What a caller scores with: token log-probabilities (masked_log_probs / causal_log_probs), or whether a sentence
+# follows another (BERT: next_sentence_log_probs; a causal LM scores the continuation's tokens). Each family's
+# registry record names the checkpoint head each use reads.
+TOKENS, NEXT_SENTENCE = "tokens", "next_sentence"
 
+
+def load_language_model(path: str, needs: dict[str, str] | None = None) -> LanguageModel:
+    """A `tfpretrain pretrain` run directory (RUN/final + RUN/tokenizer.json) or an HF BERT / GPT-2 directory.
+
+    needs: {TOKENS or NEXT_SENTENCE: what needs it, e.g. "CrowS-Pairs"} (default: both, for "LM scoring"). A
+    checkpoint without the head a use reads (a plain encoder has no MLM head) is refused with MissingHeadError
+    naming the head, the use and the path, never scored with a freshly initialised head.
+    """
     checkpoint = runs.find_checkpoint(path)
-    family = checkpoint.model_type
-    if family not in ("bert", "gpt2"):
-        raise runs.CheckpointError(f"{checkpoint.directory}/config.json: model_type {family!r} is neither 'bert' nor "
-                                   "'gpt2'")
-    if family == "bert":
-        from tfpretrain.models.bert.bert_pretrainer import BertPretrainer as task_class
-    else:
-        from tfpretrain.models.gpt2.gpt2_causal_lm import GPT2CausalLM as task_class
-    loaded = runs.load(checkpoint, task_class, dropout=0.0)
-    special = special_token_ids(loaded.tokenizer, family, source=checkpoint.tokenizer_path)
-    return LanguageModel(family, loaded.model, loaded.tokenizer, special, loaded.model.backbone.max_sequence_length,
-                         path)
+    family = families.by_model_type(checkpoint.model_type, f"{checkpoint.directory}/config.json")
+    needs = {TOKENS: "LM scoring", NEXT_SENTENCE: "LM scoring"} if needs is None else needs
+    require = tuple((family.scoring_heads[use], purpose) for use, purpose in needs.items())
+    loaded = runs.load(checkpoint, family.pretraining_task_class, require_heads=require, dropout=0.0)
+    special = special_token_ids(loaded.tokenizer, family.corpus_format, source=checkpoint.tokenizer_path)
+    return LanguageModel(family.name, loaded.model, loaded.tokenizer, special,
+                         loaded.model.backbone.max_sequence_length, path)
 
 
-def _require(lm, family, what):
-    if lm.family != family:
-        raise ValueError(f"{what} needs a {family} model; {lm.source} is {lm.family}")
+def _require(lm, objective, what):
+    if lm.objective != objective:
+        names = "/".join(f.name for f in families.FAMILIES.values() if f.objective == objective)
+        raise ValueError(f"{what} needs a {names} model ({objective} LM); {lm.source} is {lm.family}")
 
 
 def _check_length(length, limit, source):
@@ -108,9 +121,7 @@ def _bert_rows(lm, sequences, positions):
 
 def masked_log_probs(lm, sequences, positions, batch_size=64):
     """BERT: for each sequence and each p in its positions, log P(original token p | sequence with p masked)."""
-    from tfpretrain.data import features as F
-
-    _require(lm, "bert", "masked_log_probs")
+    _require(lm, families.MASKED, "masked_log_probs")
     if len(sequences) != len(positions):
         raise ValueError(f"{len(sequences)} sequences but {len(positions)} position lists")
     rows, at, target, owner = _bert_rows(lm, sequences, positions)
@@ -141,9 +152,7 @@ def pseudo_log_likelihood(lm, sequence, positions=None):
 
 def causal_log_probs(lm, sequences, batch_size=32):
     """GPT-2: log P(t_i | <|endoftext|>, t_0 .. t_{i-1}) for every token of each sequence."""
-    from tfpretrain.data import features as F
-
-    _require(lm, "gpt2", "causal_log_probs")
+    _require(lm, families.CAUSAL, "causal_log_probs")
     end = lm.special["end"]
     rows = [[end, *map(int, seq)] for seq in sequences]
     for row in rows:
@@ -162,9 +171,7 @@ def causal_log_probs(lm, sequences, batch_size=32):
 
 def next_sentence_log_probs(lm, pairs, batch_size=64):
     """BERT NSP head: log P(second follows first) for [CLS] a [SEP] b [SEP]; label 0 is "is next"."""
-    from tfpretrain.data import features as F
-
-    _require(lm, "bert", "next_sentence_log_probs")
+    _require(lm, families.MASKED, "next_sentence_log_probs")
     cls, sep = lm.special["cls"], lm.special["sep"]
     rows, segments = [], []
     for first, second in pairs:

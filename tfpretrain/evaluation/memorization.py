@@ -27,14 +27,17 @@ import statistics
 
 import numpy as np
 
+from tfpretrain.atomic import write_text
 from tfpretrain.data.canaries import PLACEHOLDER, fill, read_key
+from tfpretrain.evaluation.lm_scoring import TOKENS, causal_log_probs, load_language_model, masked_log_probs
+from tfpretrain.models import families
 
 log = logging.getLogger(__name__)
 FORMAT = "tfpretrain.exposure/1"
 EXPOSURE_FILE = "exposure.json"
-SCORING = {
-    "gpt2": "sum of causal log-probabilities of the secret's tokens given the template prefix",
-    "bert": "pseudo-log-likelihood of the secret's tokens (each masked in turn)",
+SCORING = {  # by the model's objective (models/families.py)
+    families.CAUSAL: "sum of causal log-probabilities of the secret's tokens given the template prefix",
+    families.MASKED: "pseudo-log-likelihood of the secret's tokens (each masked in turn)",
 }
 _CHUNK = 4096  # secrets scored per call, to bound memory
 
@@ -123,14 +126,12 @@ def secret_span(lm, template, ids):
 
 def score_secrets(lm, template, secrets, batch_size=64):
     """-> (scores float64 [n], secret token counts [n], whether each secret has an unknown token [n])."""
-    from tfpretrain.evaluation.lm_scoring import causal_log_probs, masked_log_probs
-
     scores, counts, unknown = [], [], []
     unk = lm.special.get("unk")
     for start in range(0, len(secrets), _CHUNK):
         sequences = [lm.encode(fill(template, s)) for s in secrets[start : start + _CHUNK]]
         spans = [secret_span(lm, template, ids) for ids in sequences]
-        if lm.family == "gpt2":
+        if lm.objective == families.CAUSAL:
             log_probs = [lp[span] for lp, span in zip(causal_log_probs(lm, sequences, batch_size), spans)]
         else:
             log_probs = masked_log_probs(lm, sequences, spans, batch_size)
@@ -157,14 +158,12 @@ def _level(repetitions, rows):
 
 def audit(model_path, canaries_path, out, candidates=1000, seed=0, batch_size=64):
     """Exposure of every canary in `canaries_path` for the model at `model_path` (a pretraining run or an HF BERT /
-    GPT-2 directory); writes OUT/exposure.json atomically and returns the summary it holds."""
-    from tfpretrain.atomic import write_text
-    from tfpretrain.evaluation.lm_scoring import load_language_model
-
+    GPT-2 directory); writes OUT/exposure.json atomically and returns the summary it holds. A checkpoint without
+    the head the scores need (a plain BERT encoder has no MLM head) is refused: MissingHeadError."""
     if candidates < 1:
         raise ValueError(f"candidates must be >= 1, got {candidates}")
     key = read_key(canaries_path)
-    lm = load_language_model(str(model_path))
+    lm = load_language_model(str(model_path), needs={TOKENS: "the canary exposure audit"})
     secrets = [c["secret"] for c in key["canaries"]]
     pool, exhaustive = candidate_secrets(key["alphabet"], key["length"], candidates, secrets, seed)
     log.info("audit: %d canaries against %d candidates (%s) with %s", len(secrets), len(pool),
@@ -194,7 +193,7 @@ def audit(model_path, canaries_path, out, candidates=1000, seed=0, batch_size=64
         "format": FORMAT,
         "model": str(model_path),
         "model_family": lm.family,
-        "scoring": SCORING[lm.family],
+        "scoring": SCORING[lm.objective],
         "canaries_file": str(canaries_path),
         "template": key["template"],
         "space_size": size,

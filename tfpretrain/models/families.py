@@ -4,6 +4,7 @@
     family.config_class                              # BertConfig: the one list of the backbone's fields
     family.build_pretraining_task(model_config)      # BertPretrainer(BertBackbone(**model_config.to_kwargs()))
     family.objective                                 # "masked" | "causal": how LM scoring reads the model
+    family.corpus                                    # data/formats.py's CorpusFormat: records, tokenizer kind
     family.converter                                 # checkpoints/hf/bert.py's CONVERTER
     model_config = families.load_model_config("bert_tiny")   # a configs/models preset name or a YAML path
 
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from tfpretrain.config import CONFIGS_DIR, ConfigError, apply_overrides, dump_yaml, load_dataclass, load_yaml
+from tfpretrain.data import formats
 from tfpretrain.errors import UserError
 from tfpretrain.models.bert.config import BertConfig
 from tfpretrain.models.gpt2.config import GPT2Config
@@ -39,8 +41,7 @@ class Family:
     # The checkpoint heads LM scoring reads, per use: "tokens" (token log-probabilities) and "next_sentence"
     # (does sentence b follow a). Heads are named as in the family's converter ("mlm", "nsp", "lm").
     scoring_heads: Mapping[str, str]
-    tokenizer_kind: Literal["wordpiece", "byte_level_bpe"]
-    corpus_format: str  # a corpus format name (data/formats.py): record spec, special tokens, example builder
+    corpus_format: str  # its data/formats.py name: record spec, tokenizer kind, special tokens, example builder
     hf_model_type: str  # config.json's model_type
     hf_converter: str  # "module:ATTRIBUTE" of its checkpoints/hf converter
 
@@ -55,6 +56,14 @@ class Family:
     @property
     def converter(self) -> Any:
         return _resolve(self.hf_converter)
+
+    @property
+    def corpus(self) -> formats.CorpusFormat:
+        return formats.get_format(self.corpus_format)
+
+    @property
+    def tokenizer_kind(self) -> str:
+        return self.corpus.tokenizer_kind
 
     def build_pretraining_task(self, model_config: ModelConfig, **task_kwargs: Any) -> Any:
         """A fresh pretraining task (BertPretrainer / GPT2CausalLM) on a fresh backbone built from the config."""
@@ -76,7 +85,6 @@ FAMILIES = {
             pretraining_task="tfpretrain.models.bert.bert_pretrainer:BertPretrainer",
             objective=MASKED,
             scoring_heads={"tokens": "mlm", "next_sentence": "nsp"},
-            tokenizer_kind="wordpiece",
             corpus_format="bert",
             hf_model_type="bert",
             hf_converter="tfpretrain.checkpoints.hf.bert:CONVERTER",
@@ -88,7 +96,6 @@ FAMILIES = {
             pretraining_task="tfpretrain.models.gpt2.gpt2_causal_lm:GPT2CausalLM",
             objective=CAUSAL,
             scoring_heads={"tokens": "lm", "next_sentence": "lm"},  # a continuation is scored token by token
-            tokenizer_kind="byte_level_bpe",
             corpus_format="gpt2",
             hf_model_type="gpt2",
             hf_converter="tfpretrain.checkpoints.hf.gpt2:CONVERTER",

@@ -23,6 +23,7 @@ import os
 from typing import Any
 
 from tfpretrain.atomic import write_text
+from tfpretrain.evaluation.lm_scoring import NEXT_SENTENCE, TOKENS, load_language_model
 from tfpretrain.evaluation.probes import metrics as probe_metrics
 from tfpretrain.evaluation.probes.data import GOLD_LABELS, SPLITS, load_probe_data
 from tfpretrain.evaluation.probes.scoring import LMProbeScorer, ProbeScorer
@@ -34,13 +35,20 @@ TFMA_DIR = "tfma"
 _TINY = 1e-300  # floor for log of a probability that underflowed to 0
 
 
-def _scorer(model: Any, batch_size: int) -> ProbeScorer:
+def _needs(probe: str, data) -> dict[str, str]:
+    """What the probe scores with ({lm_scoring use: what needs it}): a checkpoint without those heads is refused."""
+    if probe == "crows_pairs":
+        return {TOKENS: "CrowS-Pairs"}
+    splits = {item.split for item in data.examples}
+    return {use: f"StereoSet {split}" for use, split in ((TOKENS, "intrasentence"), (NEXT_SENTENCE, "intersentence"))
+            if split in splits}
+
+
+def _scorer(model: Any, batch_size: int, needs: dict[str, str]) -> ProbeScorer:
     if isinstance(model, ProbeScorer):
         return model
     if isinstance(model, str | os.PathLike):
-        from tfpretrain.evaluation.lm_scoring import load_language_model
-
-        model = load_language_model(os.fspath(model))
+        model = load_language_model(os.fspath(model), needs=needs)
     return LMProbeScorer(model, batch_size=batch_size)
 
 
@@ -136,7 +144,7 @@ def run_probe(model: Any, probe: str, data: str | os.PathLike, out: str | os.Pat
     data = load_probe_data(data, probe)  # validate the file before loading a model
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
-    scorer = _scorer(model, batch_size)
+    scorer = _scorer(model, batch_size, _needs(probe, data))
     out = os.fspath(out)
     if probe == "crows_pairs":
         records = _crows_records(data, scorer)

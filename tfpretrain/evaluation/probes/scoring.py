@@ -29,18 +29,22 @@ from typing import Any
 
 import numpy as np
 
+from tfpretrain.evaluation import lm_scoring
 from tfpretrain.evaluation.probes.data import GOLD_LABELS, CrowsPair, StereoSetItem
+from tfpretrain.models import families
 
+# How each part is scored, by the model's objective (models/families.py): masked = BERT, causal = GPT-2.
+MASKED, CAUSAL = families.MASKED, families.CAUSAL
 METHODS = {
-    ("crows_pairs", "bert"): "pseudo-log-likelihood of the tokens the two sentences share (each masked in turn, "
+    ("crows_pairs", MASKED): "pseudo-log-likelihood of the tokens the two sentences share (each masked in turn, "
     "log-probabilities summed; Nangia et al. 2020)",
-    ("crows_pairs", "gpt2"): "log-likelihood of the tokens the two sentences share, each given all tokens before "
+    ("crows_pairs", CAUSAL): "log-likelihood of the tokens the two sentences share, each given all tokens before "
     "it (causal LM; summed): the common GPT-2 adaptation of Nangia et al. 2020",
-    ("intrasentence", "bert"): "mean probability of the BLANK filler's tokens, each masked with the filler's "
+    ("intrasentence", MASKED): "mean probability of the BLANK filler's tokens, each masked with the filler's "
     "earlier tokens visible (official StereoSet evaluation)",
-    ("intersentence", "bert"): "next-sentence-prediction probability that the sentence follows the context",
-    ("intrasentence", "gpt2"): "geometric-mean token probability of the sentence (exp of its mean log-likelihood)",
-    ("intersentence", "gpt2"): "geometric-mean token probability of the sentence given the context",
+    ("intersentence", MASKED): "next-sentence-prediction probability that the sentence follows the context",
+    ("intrasentence", CAUSAL): "geometric-mean token probability of the sentence (exp of its mean log-likelihood)",
+    ("intersentence", CAUSAL): "geometric-mean token probability of the sentence given the context",
 }
 
 
@@ -84,15 +88,18 @@ class ProbeScorer:
 
     def method(self, part: str) -> str:
         """How a part ("crows_pairs", "intrasentence", "intersentence") is scored, in words."""
-        return METHODS[(part, self.family)]
+        return METHODS[(part, self.objective)]
+
+    @property
+    def objective(self) -> str:
+        """"masked" or "causal": how the model family scores (models/families.py)."""
+        return families.get(self.family).objective
 
 
 class LMProbeScorer(ProbeScorer):
     """ProbeScorer over an lm_scoring.LanguageModel (BERT with MLM + NSP heads, or GPT-2)."""
 
     def __init__(self, lm: Any, batch_size: int = 64):
-        if lm.family not in ("bert", "gpt2"):
-            raise ValueError(f"{lm.source}: bias probes need a bert or gpt2 model, got {lm.family!r}")
         self.lm, self.family, self.source, self.batch_size = lm, lm.family, lm.source, batch_size
 
     def _fits(self, length: int, where: str) -> None:
@@ -110,9 +117,7 @@ class LMProbeScorer(ProbeScorer):
     # ------------------------------------------------------------------------------------------ CrowS-Pairs
 
     def crows_pairs(self, pairs):
-        from tfpretrain.evaluation import lm_scoring
-
-        extra = 2 if self.family == "bert" else 1  # [CLS] .. [SEP] / leading <|endoftext|>
+        extra = 2 if self.objective == MASKED else 1  # [CLS] .. [SEP] / leading <|endoftext|>
         sequences, positions = [], []
         for pair in pairs:
             more, less = self._encode(pair.sent_more, pair.where), self._encode(pair.sent_less, pair.where)
@@ -120,7 +125,7 @@ class LMProbeScorer(ProbeScorer):
             shared_more, shared_less = crows_shared_positions(more, less, pair.direction)
             sequences += [more, less]
             positions += [shared_more, shared_less]
-        if self.family == "bert":
+        if self.objective == MASKED:
             log_probs = lm_scoring.masked_log_probs(self.lm, sequences, positions, batch_size=self.batch_size)
         else:
             full = lm_scoring.causal_log_probs(self.lm, sequences, batch_size=self.batch_size)
@@ -139,18 +144,16 @@ class LMProbeScorer(ProbeScorer):
         scores = [dict.fromkeys(GOLD_LABELS, 0.0) for _ in items]
         intra = [(k, item) for k, item in enumerate(items) if item.split == "intrasentence"]
         inter = [(k, item) for k, item in enumerate(items) if item.split == "intersentence"]
-        if self.family == "bert":
-            self._bert_intrasentence(intra, scores)
-            self._bert_intersentence(inter, scores)
+        if self.objective == MASKED:
+            self._masked_intrasentence(intra, scores)
+            self._next_sentence(inter, scores)
         else:
-            self._gpt2(intra, inter, scores)
+            self._causal(intra, inter, scores)
         return scores
 
-    def _bert_intrasentence(self, intra, scores):
+    def _masked_intrasentence(self, intra, scores):
         """Official StereoSet: for filler tokens f_0..f_m-1, row k is the context with BLANK -> f_0..f_k and f_k
         masked; the sentence's score is the mean of P(f_k) over k."""
-        from tfpretrain.evaluation import lm_scoring
-
         sequences, positions, owners = [], [], []
         for k, item in intra:
             before, after = item.blank_parts()
@@ -171,9 +174,7 @@ class LMProbeScorer(ProbeScorer):
         for (k, gold), values in probabilities.items():
             scores[k][gold] = float(np.mean(values))
 
-    def _bert_intersentence(self, inter, scores):
-        from tfpretrain.evaluation import lm_scoring
-
+    def _next_sentence(self, inter, scores):
         pairs, owners = [], []
         for k, item in inter:
             context = self._encode(item.context, f"{item.where}.context")
@@ -188,11 +189,9 @@ class LMProbeScorer(ProbeScorer):
         for (k, gold), lp in zip(owners, log_probs):
             scores[k][gold] = float(np.exp(lp))
 
-    def _gpt2(self, intra, inter, scores):
+    def _causal(self, intra, inter, scores):
         """exp(mean log P) of the sentence's tokens; intersentence rows are context + " " + sentence, of which only
         the sentence's tokens are averaged."""
-        from tfpretrain.evaluation import lm_scoring
-
         sequences, starts, owners = [], [], []
         for k, item in intra + inter:
             context = self._encode(item.context, f"{item.where}.context") if item.split == "intersentence" else []
