@@ -22,6 +22,10 @@ CORE = [
     # model card into its HTML twin.
     "jinja2>=3.1",
     "markdown-it-py>=3",
+    # PII scrubbing in `prepare`: Google's libphonenumber for phone numbers in every country's formats, and
+    # python-stdnum's ISO 13616 check for IBANs.
+    "phonenumbers>=8.13",
+    "python-stdnum>=1.19",
 ]
 
 EXTRAS = {

@@ -20,8 +20,8 @@ from tfpretrain.data.pii import Scrubber
 from tfpretrain.data.prepare import prepare
 from tfpretrain.data.prepare_config import load_prepare_config
 
-# "+4" and 9 digits is an E.164 phone number: the scrubber would replace it, had the canaries been inserted earlier.
-CANARIES = {"count": 2, "repetitions": [1, 5], "template": "call +4{secret} now", "length": 9}
+# Each canary is an e-mail address: the scrubber would replace it, had the canaries been inserted earlier.
+CANARIES = {"count": 2, "repetitions": [1, 5], "template": "mail {secret}@ex.io", "length": 9}
 
 
 def _prepare_config(**canaries):

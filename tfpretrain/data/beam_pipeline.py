@@ -23,7 +23,7 @@ from typing import Any
 
 import apache_beam as beam
 
-from tfpretrain.data import pii as privacy
+from tfpretrain.data import pii
 from tfpretrain.data import sources as corpus
 from tfpretrain.data.formats import get_format
 from tfpretrain.data.manifest import shard_name
@@ -60,12 +60,13 @@ class _Progress:
 class CleanDocuments(beam.DoFn):
     """(Source, unit) -> (dedup key, cleaned text); per-document statistics on the 'stats' output."""
 
-    def __init__(self, min_chars, scrub, pii_types, urls, dedup):
-        self.min_chars, self.scrub, self.pii_types, self.urls = min_chars, scrub, pii_types, urls
-        self.dedup = dedup
+    def __init__(self, min_chars, privacy_config, dedup):
+        self.min_chars, self.privacy, self.dedup = min_chars, privacy_config, dedup
 
     def setup(self):
-        self.scrubber = privacy.Scrubber(types=self.pii_types, urls=self.urls) if self.scrub else None
+        p = self.privacy
+        self.scrubber = pii.Scrubber(types=p.types, urls=p.urls, phone_regions=p.phone_regions) if p.scrub \
+            else None
 
     def process(self, read) -> Iterable[Any]:  # mixed tagged outputs: no inferred type for the main output
         source, unit = read
@@ -82,7 +83,7 @@ class CleanDocuments(beam.DoFn):
             yield beam.pvalue.TaggedOutput("stats", stats)
             # Without dedup every copy keeps a key of its own: the hash also covers where the document came from.
             where = "" if self.dedup else f"\x00{source.describe()}\x00{unit}\x00{index}"
-            yield privacy.dedup_key(text + where), text
+            yield pii.dedup_key(text + where), text
 
 
 class SumDicts(beam.CombineFn):
@@ -170,8 +171,7 @@ def _write_json(pcoll, path, label):
 
 def clean_pipeline(pipeline, reads, config, work):
     """Build the clean stage on `pipeline`; writes WORK/clean-*.jsonl and WORK/clean_stats.json."""
-    p = config.privacy
-    clean = CleanDocuments(config.min_document_chars, p.scrub, p.types, p.urls, config.dedup)
+    clean = CleanDocuments(config.min_document_chars, config.privacy, config.dedup)
     cleaned = (
         pipeline
         | "Reads" >> beam.Create(reads)

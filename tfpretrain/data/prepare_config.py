@@ -10,6 +10,7 @@ from typing import Any, Literal
 from tfpretrain.config import ConfigError, apply_overrides, load_dataclass, load_yaml, with_defaults
 from tfpretrain.data.canaries import CanaryConfig
 from tfpretrain.data.formats import FAMILIES, get_format
+from tfpretrain.data.pii import DEFAULT_PHONE_REGIONS, Scrubber, ScrubberError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,6 +29,14 @@ class PrivacyConfig:
     scrub: bool = True
     urls: bool = False  # URLs are often useful text; scrub them only when asked
     types: list[str] | None = None  # default: every type but url (tfpretrain.data.pii.PII_TYPES)
+    # Countries (ISO 3166) whose national phone formats are recognised; numbers with +CC / 00CC always are.
+    phone_regions: list[str] = dataclasses.field(default_factory=lambda: list(DEFAULT_PHONE_REGIONS))
+
+    def __post_init__(self):
+        try:
+            Scrubber(types=self.types, urls=self.urls, phone_regions=self.phone_regions)
+        except ScrubberError as e:
+            raise ConfigError("<config>", "phone_regions" if "region" in str(e) else "types", str(e)) from None
 
 
 @dataclasses.dataclass(frozen=True)
