@@ -33,7 +33,8 @@ EXTRAS = {
     "tpu": ["tensorflow-tpu==2.20.0", "tf-keras==2.20.1", "libtpu"],
     # fairness-indicators 0.52.0 is NOT listed here: its tensorflow-data-validation pin has no Linux wheel, and
     # it imports nothing from it, so the Makefile installs it separately with --no-deps after this extra.
-    "eval": ["tensorflow-model-analysis>=0.52,<0.53"],
+    # statsmodels: Wilson score intervals of the fairness rates (evaluation/fairness/intervals.py).
+    "eval": ["tensorflow-model-analysis>=0.52,<0.53", "statsmodels>=0.14.4"],
     # nbclient + ipykernel execute the notebooks in tests (tests/test_notebooks.py); playwright drives the system
     # Chromium in the report's browser tests (never `playwright install`: .ci/run installs chromium).
     "dev": ["pytest>=8", "pytest-timeout", "hypothesis>=6", "ruff>=0.6", "pytest-xdist>=3",

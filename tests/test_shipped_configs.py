@@ -35,6 +35,6 @@ EVAL_CONFIGS = sorted(p for p in (CONFIGS / "eval").glob("*.yaml") if p.name != 
 
 @pytest.mark.parametrize("path", EVAL_CONFIGS, ids=lambda p: p.name)
 def test_eval_configs(path):
-    from tfpretrain.evaluation.fairness.tfma_runner import load_settings
+    from tfpretrain.evaluation.fairness import load_settings
 
     assert load_settings(path).thresholds

@@ -139,7 +139,7 @@ def evaluate(out, *, model=None, data=None, predictions=None, config=None, slice
     probes / audits: `tfpretrain probe` / `tfpretrain audit` output directories whose results join the report and
     the card. explain: examples per slice value to explain with integrated gradients (0: none; needs a run).
     """
-    from tfpretrain.evaluation.fairness import tfma_runner as fairness
+    from tfpretrain.evaluation import fairness
 
     settings = fairness.load_settings(config or DEFAULT_CONFIG)
     changes = {}

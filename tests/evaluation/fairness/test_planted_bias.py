@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tfpretrain.evaluation.fairness import tfma_runner as fairness
+from tfpretrain.evaluation import fairness
 from tfpretrain.evaluation.fairness.gate import FairnessGate
 from tfpretrain.reporting.report.page import read_report_data, write_report
 

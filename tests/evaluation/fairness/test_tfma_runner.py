@@ -7,15 +7,14 @@ Two pipelines run once each (module-scoped fixtures; TFMA/Beam start-up dominate
 """
 
 import csv
-import json
 import math
 import re
 import subprocess
 import sys
-from collections import namedtuple
 
 import numpy as np
 import pytest
+from scipy import stats
 
 pytest.importorskip("tensorflow_model_analysis")
 pytest.importorskip("fairness_indicators.fairness_indicators_metrics")
@@ -23,10 +22,12 @@ pytest.importorskip("fairness_indicators.fairness_indicators_metrics")
 import tensorflow as tf  # noqa: E402
 
 from tests.support import ROOT
-from tfpretrain.evaluation.fairness import tfma_runner as fairness  # noqa: E402
+from tfpretrain.evaluation import fairness  # noqa: E402
+from tfpretrain.evaluation.fairness import tfma_runner  # noqa: E402
 from tfpretrain.evaluation.fairness.gate import FairnessGate  # noqa: E402
 from tfpretrain.evaluation.fairness.groups import GroupSpec  # noqa: E402
-from tfpretrain.evaluation.fairness.tfma_runner import EvaluationInputError, metrics_table  # noqa: E402
+from tfpretrain.evaluation.fairness.inputs import EvaluationInputError  # noqa: E402
+from tfpretrain.evaluation.fairness.metrics_table import metrics_table  # noqa: E402
 
 DEFAULT_CONFIG = ROOT / "configs" / "eval" / "default.yaml"
 THRESHOLDS = (0.25, 0.5, 0.75)
@@ -244,15 +245,19 @@ def test_saved_model_slices_and_counts(saved_model_eval):
     assert sum(1 for name, mask in masks.items() if mask.sum() < MIN_SLICE) >= 2  # nonbinary intersections
 
 
+def measured(evaluation):
+    """(table, labels, scores, [(slice name, mask)] of the slices TFMA did not suppress (< MIN_SLICE examples))."""
+    slices = [(n, m) for n, m in evaluation["masks"].items() if n == "overall" or m.sum() >= MIN_SLICE]
+    return by_key(evaluation["rows"]), evaluation["labels"], evaluation["scores"], slices
+
+
 def test_saved_model_metrics_match_numpy(saved_model_eval):
     rows, masks = saved_model_eval["rows"], saved_model_eval["masks"]
-    labels, scores = saved_model_eval["labels"], saved_model_eval["scores"]
-    table = by_key(rows)
+    table, labels, scores, slices = measured(saved_model_eval)
+    suppressed = set(masks) - {name for name, _ in slices}
+    assert suppressed and not any(r["slice"] in suppressed and r["metric"] != "example_count" for r in rows)
     checked = 0
-    for name, mask in masks.items():
-        if mask.sum() < MIN_SLICE and name != "overall":
-            assert not any(r["slice"] == name and r["metric"] != "example_count" for r in rows)
-            continue
+    for name, mask in slices:
         expected = expected_metrics(labels[mask], scores[mask])
         present = {(m, t) for (s, m, t) in table if s == name}
         assert present == set(expected) | {("auc", None)}, name
@@ -281,17 +286,67 @@ def test_gap_to_overall(saved_model_eval):
     assert any(abs(r["gap_to_overall"] or 0) > 0.05 for r in rows if r["metric"] == "false_positive_rate")
 
 
-def test_jackknife_confidence_intervals(saved_model_eval):
+def _counts(labels, scores, threshold):
+    pred, pos = scores > threshold, labels == 1
+    return {"tp": int((pred & pos).sum()), "fp": int((pred & ~pos).sum()),
+            "tn": int((~pred & ~pos).sum()), "fn": int((~pred & pos).sum())}
+
+
+# Rate -> (events, trials) from the confusion counts.
+RATE_COUNTS = {
+    "false_positive_rate": lambda c: (c["fp"], c["fp"] + c["tn"]),
+    "false_negative_rate": lambda c: (c["fn"], c["fn"] + c["tp"]),
+    "true_positive_rate": lambda c: (c["tp"], c["tp"] + c["fn"]),
+    "recall": lambda c: (c["tp"], c["tp"] + c["fn"]),
+    "true_negative_rate": lambda c: (c["tn"], c["tn"] + c["fp"]),
+    "positive_rate": lambda c: (c["tp"] + c["fp"], sum(c.values())),
+    "negative_rate": lambda c: (c["tn"] + c["fn"], sum(c.values())),
+    "false_discovery_rate": lambda c: (c["fp"], c["fp"] + c["tp"]),
+    "precision": lambda c: (c["tp"], c["tp"] + c["fp"]),
+    "false_omission_rate": lambda c: (c["fn"], c["fn"] + c["tn"]),
+}
+
+
+def scipy_wilson(k, n):
+    ci = stats.binomtest(int(k), int(n)).proportion_ci(confidence_level=0.95, method="wilson")
+    return ci.low, ci.high
+
+
+def test_confidence_intervals_are_valid_and_name_their_method(saved_model_eval):
+    """Rates: Wilson from the slice's own counts (scipy, from numpy counts); AUC within [0, 1]; the rest TFMA's."""
     rows = saved_model_eval["rows"]
-    with_ci = [r for r in rows if r["ci_low"] is not None]
-    assert len(with_ci) > 300
-    for row in with_ci:
-        assert row["ci_low"] <= row["value"] + 1e-12 <= row["ci_high"] + 2e-12, row
+    table, labels, scores, slices = measured(saved_model_eval)
+    checked = 0
+    for name, mask in slices:
+        for t in THRESHOLDS:
+            counts = _counts(labels[mask], scores[mask], t)
+            for metric, events in RATE_COUNTS.items():
+                row = table[(name, metric, t)]
+                k, n = events(counts)
+                if n == 0:
+                    assert row["value"] is None and row["ci_method"] is None
+                    continue
+                assert row["ci_method"] == "wilson", row
+                assert (row["ci_low"], row["ci_high"]) == pytest.approx(scipy_wilson(k, n), abs=1e-9), row
+                checked += 1
+        for metric, (k, n) in {"binary_accuracy": (((scores[mask] > 0.5) == (labels[mask] == 1)).sum(), mask.sum()),
+                               "mean_label": (labels[mask].sum(), mask.sum())}.items():
+            row = table[(name, metric, None)]
+            assert row["ci_method"] == "wilson"
+            assert (row["ci_low"], row["ci_high"]) == pytest.approx(scipy_wilson(k, n), abs=1e-9)
+        assert table[(name, "auc", None)]["ci_method"] == "hanley-mcneil score"
+        assert table[(name, "calibration", None)]["ci_method"].startswith("jackknife (Student-t approximation)")
+    assert checked > 300
+    for row in rows:
+        if row["metric"] in (*RATE_COUNTS, "auc", "binary_accuracy", "mean_label", "mean_prediction"):
+            if row["ci_low"] is not None:
+                assert 0.0 <= row["ci_low"] <= row["value"] <= row["ci_high"] <= 1.0, row
+    assert any(r["value"] in (0.0, 1.0) and r["ci_method"] == "wilson" for r in rows)  # edges are in the data
     for name in ("overall", "gender=female", "gender=male"):  # a few hundred rows each
-        row = by_key(rows)[(name, "false_positive_rate", 0.5)]
+        row = table[(name, "false_positive_rate", 0.5)]
         assert 200 <= row["n"] and row["ci_low"] < row["value"] < row["ci_high"]
         assert row["ci_high"] - row["ci_low"] < 0.3
-    assert all(r["ci_low"] is None for r in rows if r["metric"] == "example_count")  # TFMA: no CI for counts
+    assert all(r["ci_low"] is None and r["ci_method"] is None for r in rows if r["metric"] == "example_count")
 
 
 def test_table_from_output_dir_and_files(saved_model_eval, tmp_path):
@@ -438,7 +493,8 @@ def test_predictions_weighted_metrics_match_numpy(predictions_eval):
             row = table[(name, metric, threshold)]
             tol = TOLERANCE["auc"] if metric == "auc" else dict(rtol=1e-9)  # float64 scores: the rest is exact
             assert_close(row["value"], value, f"{name} {metric}@{threshold}", **tol)
-            assert row["n"] == mask.sum() and row["ci_low"] is None and row["ci_high"] is None
+            assert row["n"] == mask.sum()
+            assert (row["ci_low"], row["ci_high"], row["ci_method"]) == (None, None, None)  # confidence=None
             if name == "overall":
                 assert row["gap_to_overall"] == 0
 
@@ -471,191 +527,20 @@ def test_predictions_other_formats_and_errors(predictions_eval, tmp_path):
         fairness.evaluate_predictions(tmp_path / "missing.csv", **kwargs)
 
 
-# --------------------------------------------------------------------------------------------- config & table
-
-
-def test_build_eval_config_contents():
-    config = fairness.build_eval_config(
-        label_key="toxic",
-        prediction_key="prob",
-        slices=["gender", "religion"],
-        intersections=[("religion", "gender")],
-        thresholds=(0.5, 0.1),
-        confidence="bootstrap",
-        min_slice_size=50,
-        example_weight_key="w",
-        auc_num_thresholds=500,
-    )
-    (model_spec,) = config.model_specs
-    assert (model_spec.signature_name, model_spec.label_key, model_spec.prediction_key) == (
-        "serving_default",
-        "toxic",
-        "prob",
-    )
-    assert model_spec.example_weight_key == "w"
-    assert [list(s.feature_keys) for s in config.slicing_specs] == [
-        [],
-        ["gender"],
-        ["religion"],
-        ["religion", "gender"],
-    ]
-    assert config.options.compute_confidence_intervals.value
-    assert config.options.confidence_intervals.method == config.options.confidence_intervals.POISSON_BOOTSTRAP
-    assert config.options.min_slice_size.value == 50
-    counts, main = config.metrics_specs
-    assert [m.class_name for m in counts.metrics] == ["ExampleCount"] and counts.example_weights.unweighted
-    assert main.example_weights.weighted
-    classes = {m.class_name: m for m in main.metrics}
-    assert set(classes) == {
-        "ExampleCount",
-        "AUC",
-        "BinaryAccuracy",
-        "Calibration",
-        "MeanLabel",
-        "MeanPrediction",
-        "FairnessIndicators",
-    }
-    assert classes["FairnessIndicators"].module == fairness.FAIRNESS_MODULE
-    assert json.loads(classes["FairnessIndicators"].config) == {"thresholds": [0.1, 0.5]}
-    assert json.loads(classes["AUC"].config) == {"num_thresholds": 500}
-
-    plain = fairness.build_eval_config(label_key="label", confidence=None, signature=None)
-    assert not plain.options.compute_confidence_intervals.value and not plain.model_specs[0].signature_name
-    assert len(plain.slicing_specs) == 1 and len(plain.metrics_specs[1].metrics) == 6
-    auc = {m.class_name: m for m in plain.metrics_specs[1].metrics}["AUC"]
-    assert json.loads(auc.config) == {"num_thresholds": fairness.DEFAULT_AUC_NUM_THRESHOLDS}
-    tfma_default = fairness.build_eval_config(label_key="label", auc_num_thresholds=None)
-    assert {m.class_name: m for m in tfma_default.metrics_specs[1].metrics}["AUC"].config == ""
-
-
-@pytest.mark.parametrize(
-    "kwargs, match",
-    [
-        (dict(confidence="wald"), "confidence must be one of"),
-        (dict(thresholds=()), "must not be empty"),
-        (dict(thresholds=(0.5, 1.5)), r"in \[0, 1\]"),
-        (dict(thresholds=(0.5, 0.5)), "distinct"),
-        (dict(min_slice_size=0), "min_slice_size"),
-        (dict(slices=["a", "a"]), "listed twice"),
-        (dict(slices=["a", "b"], intersections=[("b", "a"), ("a", "b")]), "listed twice"),
-        (dict(intersections=[("a",)]), "at least two"),
-        (dict(slices="gender"), "list of column names"),
-        (dict(label_key=""), "label_key"),
-        (dict(auc_num_thresholds=1), "auc_num_thresholds"),
-    ],
-)
-def test_build_eval_config_rejects(kwargs, match):
-    with pytest.raises(ValueError, match=match):
-        fairness.build_eval_config(**{"label_key": "label", **kwargs})
-
-
-def test_fairness_metric_names_match_installed_package():
-    from fairness_indicators import fairness_indicators_metrics as fim
-
-    assert fairness.FAIRNESS_SUB_METRICS == fim.FAIRNESS_INDICATORS_SUB_METRICS
-    assert fairness.FAIRNESS_METRICS_NAME == fim.FAIRNESS_INDICATORS_METRICS_NAME
-
-
-def test_metrics_table_parsing_without_pipeline():
-    """TFMA's view format: doubleValue / boundedValue / NaN / __ERROR__, sorted slices, FI names split."""
-    config = fairness.build_eval_config(label_key="l", slices=["g"], intersections=[("r", "g")], thresholds=[0.5, 0.25])
-    fi = "fairness_indicators_metrics/false_positive_rate@0.50"
-    result = namedtuple("Result", "slicing_metrics config")(
-        [
-            ((("g", "m"),), {"": {"": {"example_count": {"doubleValue": 4.0}, fi: {"doubleValue": "NaN"}}}}),
-            (
-                (),
-                {
-                    "": {
-                        "": {
-                            "example_count": {"doubleValue": 10.0},
-                            fi: {"doubleValue": 0.25},
-                            "auc": {"boundedValue": {"lowerBound": 0.5, "upperBound": 0.9, "value": 0.7}},
-                            "confusion": {"confusionMatrixAtThresholds": {}},
-                        }
-                    }
-                },
-            ),
-            ((("g", "f"), ("r", 3)), {"": {"": {"__ERROR__": {"debugMessage": "too small"}}}}),
-            ((("g", "f"),), {"": {"": {"example_count": {"doubleValue": 6.0}, fi: {"doubleValue": 0.5}}}}),
-        ],
-        config,
-    )
-    rows = metrics_table(result, overall_label="all")
-    assert [(r["slice"], r["metric"], r["threshold"]) for r in rows] == [
-        ("all", "example_count", None),
-        ("all", "auc", None),
-        ("all", "false_positive_rate", 0.5),
-        ("g=f", "example_count", None),
-        ("g=f", "false_positive_rate", 0.5),
-        ("g=m", "example_count", None),
-        ("g=m", "false_positive_rate", 0.5),
-        ("r=3&g=f", "example_count", None),
-    ]
-    table = by_key(rows)
-    assert table[("all", "auc", None)] | {} == {
-        "slice": "all",
-        "metric": "auc",
-        "threshold": None,
-        "value": 0.7,
-        "ci_low": 0.5,
-        "ci_high": 0.9,
-        "n": 10,
-        "gap_to_overall": 0.0,
-        "note": None,
-    }
-    assert table[("g=f", "false_positive_rate", 0.5)]["gap_to_overall"] == 0.25
-    assert table[("g=m", "false_positive_rate", 0.5)]["value"] is None
-    assert table[("g=m", "false_positive_rate", 0.5)]["gap_to_overall"] is None
-    assert table[("r=3&g=f", "example_count", None)]["note"] == "too small"
-
-
-def test_write_tables_is_atomic_and_strict(tmp_path):
-    rows = [{"slice": "overall", "metric": "auc", "threshold": None, "value": float("nan"), "n": 3}]
-    paths = fairness.write_tables(rows, tmp_path)
-    assert json.loads((tmp_path / "metrics.json").read_text())[0]["value"] is None
-    assert (tmp_path / "metrics.csv").read_text().splitlines()[1] == "overall,auc,,,,,3,,"
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp files left
-    assert set(paths) == {"csv", "json"}
-    with pytest.raises(ValueError, match="not in"):
-        fairness.write_tables([{"slice": "overall", "colour": "red"}], tmp_path)
-
-
-def test_default_eval_config_loads(tmp_path):
-    settings = fairness.load_settings(DEFAULT_CONFIG)
-    assert settings.confidence == "jackknife" and settings.thresholds == (0.25, 0.5, 0.75)
-    assert (
-        settings.auc_num_thresholds == 1000
-        and fairness.load_settings({"auc_num_thresholds": None}).auc_num_thresholds is None
-    )
-    assert settings.gate.max_gap == {"false_positive_rate": 0.1, "false_negative_rate": 0.1}
-    assert settings.gate.threshold == 0.5
-    assert {g.column for g in settings.groups} >= set(settings.slices)
-    assert all(g.kind == "derived" and g.terms for g in settings.groups)
-    kwargs = settings.saved_model_kwargs()
-    config = fairness.build_eval_config(**{k: v for k, v in kwargs.items() if k not in ("groups", "label_threshold")})
-    assert len(config.slicing_specs) == 1 + len(settings.slices) + len(settings.intersections)
-    assert settings.predictions_kwargs()["label_column"] == "label"
-
-    from tfpretrain.config import ConfigError
-
-    bad = tmp_path / "bad.yaml"
-    bad.write_text("label_key: label\nslicez: [a]\n")
-    with pytest.raises(ConfigError, match="bad.yaml: slicez: unknown key"):
-        fairness.load_settings(bad)
-    with pytest.raises(ConfigError, match="gate.*max_gap.false_positive_rate.*>= 0"):
-        fairness.load_settings({"gate": {"max_gap": {"false_positive_rate": -0.1}}})
-    with pytest.raises(ConfigError, match="confidence"):
-        fairness.load_settings({"confidence": "wald"})
-    with pytest.raises(ConfigError, match="no term list 'caste'"):
-        fairness.load_settings({"groups": [{"column": "caste", "kind": "derived", "source": "text"}]})
+# ------------------------------------------------------------------------------------------- runner internals
 
 
 def test_importing_does_not_import_tfma():
+    """Only tfma_runner imports TFMA, inside its functions: importing any fairness module stays cheap."""
+    modules = ", ".join(
+        f"tfpretrain.evaluation.fairness.{m}"
+        for m in ("eval_config", "gate", "groups", "inputs", "intervals", "metrics_table", "settings", "tables",
+                  "tfma_runner")
+    )
     code = (
-        "import sys, tfpretrain, tfpretrain.evaluation.fairness.tfma_runner, tfpretrain.evaluation.fairness.gate, "
-        "tfpretrain.evaluation.fairness.groups; "
-        "assert 'tensorflow_model_analysis' not in sys.modules and 'tensorflow' not in sys.modules, 'imported'"
+        f"import sys, tfpretrain, {modules}; "
+        "heavy = {'tensorflow_model_analysis', 'fairness_indicators', 'tensorflow', 'statsmodels'}; "
+        "assert not heavy & set(sys.modules), heavy & set(sys.modules)"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
@@ -671,7 +556,7 @@ def test_stale_tfma_outputs_are_removed_before_a_run(tmp_path):
     kept = ["metrics.csv", "metrics.json", "notes.txt", "metrics-final.tfrecord"]
     for name in stale + kept:
         (tmp_path / name).write_text("x")
-    fairness._prepare_output_dir(tmp_path)
+    tfma_runner._prepare_output_dir(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(kept)
 
 
@@ -680,7 +565,7 @@ def test_derive_slice_columns_stage():
 
     stage = pickle.loads(
         pickle.dumps(
-            fairness.DeriveSliceColumns(
+            tfma_runner.DeriveSliceColumns(
                 [
                     GroupSpec("lgbt", "continuous", source="lgbt_score"),
                     GroupSpec("text_gender", "derived", source="text", terms=TEXT_TERMS),

@@ -392,7 +392,7 @@ def test_too_long_sentences_name_the_example(models, tmp_path):
 
 
 def _check_outputs(out, data, summary):
-    from tfpretrain.evaluation.fairness import tfma_runner as fairness
+    from tfpretrain.evaluation import fairness
 
     assert json.loads((out / "probe_summary.json").read_text()) == summary
     assert len((out / "probe_examples.jsonl").read_text().splitlines()) == len(data.examples)
@@ -428,7 +428,7 @@ def test_cli_probe_end_to_end(runs, tmp_path, capsys):
     records = [json.loads(line) for line in (out / "probe_examples.jsonl").read_text().splitlines()]
     assert len(records) == 36 and [r["id"] for r in records] == [p.id for p in data.examples]
     assert slices["overall"]["mean_prediction"]["value"] == pytest.approx(np.mean([r["prediction"] for r in records]))
-    from tfpretrain.evaluation.fairness import tfma_runner as fairness
+    from tfpretrain.evaluation import fairness
 
     rows = fairness.metrics_table(str(out / "tfma"))  # TFMA's own output reads back
     assert {r["slice"] for r in rows} == set(slices)

@@ -112,7 +112,7 @@ def _tfma_slices(records, out_dir: str, slices: list[str], confidence: str | Non
     """TFMA's predictions-only path over the per-example labels -> {slice: {metric: value or {value, ci}}}."""
     import pandas as pd
 
-    from tfpretrain.evaluation.fairness import tfma_runner as fairness
+    from tfpretrain.evaluation import fairness
 
     frame = pd.DataFrame({"label": [r["label"] for r in records], "prediction": [r["prediction"] for r in records],
                           **{c: [r[c] for r in records] for c in slices}})
