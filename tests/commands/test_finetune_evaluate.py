@@ -77,7 +77,8 @@ def test_evaluate_cli_on_the_run_writes_tables_report_and_card(classifier_run, t
     card = (out / "model_card.md").read_text()
     assert "Quantitative analyses" in card and "OneDeviceStrategy" in card  # hardware from RUN/run_info.json
     html = (out / "model_card.html").read_text()
-    assert "<table>" in html and "http" not in html.split("<body>")[0]
+    head = html.split("<body")[0]
+    assert "<table" in html and "http://" not in head and "https://" not in head  # no external resources
 
 
 def test_export_cli_reexports_the_classifier(classifier_run, tmp_path):

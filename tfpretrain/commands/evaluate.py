@@ -23,7 +23,13 @@ import os
 from tfpretrain.commands.bad_input import removed_on_bad_input
 from tfpretrain.commands.console import print_paths, setup_logging
 from tfpretrain.config import CONFIGS_DIR
+from tfpretrain.data.manifest import read_manifest
 from tfpretrain.errors import UserError
+from tfpretrain.evaluation import fairness
+from tfpretrain.evaluation import training_runs as run_records
+from tfpretrain.evaluation.explain.selection import explain_run, write_explanations
+from tfpretrain.evaluation.memorization import EXPOSURE_FILE
+from tfpretrain.evaluation.probes.run import SUMMARY_FILE
 from tfpretrain.reporting import write_model_card, write_report
 from tfpretrain.reporting.sections.explanations import explanations_section
 from tfpretrain.reporting.sections.exposure import exposure_section
@@ -56,8 +62,6 @@ def _pretraining_data(init):
         return None
     info = {"pretraining run": init, "model": config.get("model"), "trainer": config.get("trainer")}
     try:
-        from tfpretrain.data.manifest import read_manifest
-
         manifest = read_manifest(config["data"]["train"])
         info["corpus"] = {
             "sources": manifest.get("sources"),
@@ -101,21 +105,17 @@ def _run_info(run):
 def _responsible_sections(out, run, settings, data, *, probes, audits, explain, explain_steps, seed):
     """(reporting Sections for the report and the card, {artefact: path}) for what else was measured about the
     model: explanations, bias probes, canary exposure, privacy budget and energy."""
-    from tfpretrain.evaluation import training_runs as run_records
-
     sections, paths = [], {}
     if explain and run is not None:
-        from tfpretrain.evaluation.explain.selection import explain_run, write_explanations
-
         records = explain_run(run, data=data, slices=list(settings.slices), groups=settings.groups,
                               label_key=settings.label_key, per_slice=explain, steps=explain_steps, seed=seed)
         paths["explanations"] = write_explanations(records, os.path.join(out, "explanations.json"))
         sections.append(explanations_section(records))
     if probes:
-        summaries = [_read_json(os.path.join(d, "probe_summary.json"), "a `tfpretrain probe` output") for d in probes]
+        summaries = [_read_json(os.path.join(d, SUMMARY_FILE), "a `tfpretrain probe` output") for d in probes]
         sections.append(probe_section(summaries))
     for directory in audits or ():
-        summary = _read_json(os.path.join(directory, "exposure.json"), "a `tfpretrain audit` output")
+        summary = _read_json(os.path.join(directory, EXPOSURE_FILE), "a `tfpretrain audit` output")
         sections.append(exposure_section(summary))
     runs = run_records.training_runs(run)
     if runs:
@@ -128,7 +128,10 @@ def _read_json(path, what):
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path} does not exist: expected {what}")
     with open(path) as f:
-        return json.load(f)
+        try:
+            return json.load(f)
+        except json.JSONDecodeError as e:
+            raise UserError(f"{path}: not valid JSON ({e}); expected {what}") from None
 
 
 def evaluate(out, *, model=None, data=None, predictions=None, config=None, slices=None, intersections=None,
@@ -139,8 +142,6 @@ def evaluate(out, *, model=None, data=None, predictions=None, config=None, slice
     probes / audits: `tfpretrain probe` / `tfpretrain audit` output directories whose results join the report and
     the card. explain: examples per slice value to explain with integrated gradients (0: none; needs a run).
     """
-    from tfpretrain.evaluation import fairness
-
     settings = fairness.load_settings(config or DEFAULT_CONFIG)
     changes = {}
     if slices is not None:
