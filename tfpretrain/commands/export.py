@@ -23,7 +23,8 @@ def export_run(run, out):
     paths = {}
     config = run_dir.read_finetune_config()
     if config is not None:
-        loaded = runs.load(run_dir.path, BertClassifier, num_classes=config["num_classes"])
+        loaded = runs.load(run_dir.path, BertClassifier, num_classes=config["num_classes"],
+                           require_heads={"classifier": "exporting a fine-tuned classifier"})
         paths["savedmodel"] = export_classifier(loaded.model, os.path.join(out, "savedmodel"),
                                                 config["sequence_length"])
         paths["hf"] = export_hf(loaded.model, os.path.join(out, "hf"), loaded.checkpoint.tokenizer_path)

@@ -41,7 +41,8 @@ def load_classifier(run_dir):
     settings = checkpoint.run.read_finetune_config() or {}
     labels = checkpoint.config().get("id2label") or {0: 0, 1: 1}  # transformers' default is 2 labels
     num_classes = int(settings.get("num_classes") or len(labels))
-    loaded = runs.load(checkpoint, BertClassifier, num_classes=num_classes)
+    loaded = runs.load(checkpoint, BertClassifier, num_classes=num_classes,
+                       require_heads={"classifier": "explaining a classifier's scores"})
     length = int(settings.get("sequence_length") or loaded.model.backbone.max_sequence_length)
     groups = list((settings.get("eval") or {}).get("group_fields") or [])
     return loaded.model, loaded.tokenizer, {"num_classes": num_classes, "sequence_length": length,
