@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from tfpretrain.checkpoints.hf import io as checkpoint_io
 from tfpretrain.data.tokenizer import load_tokenizer
 from tfpretrain.errors import UserError
 
@@ -43,7 +44,7 @@ class RunDir:
     path: str
 
     FINAL = "final"
-    HF_CONFIG = "config.json"
+    HF_CONFIG = checkpoint_io.CONFIG  # config.json, of a Hugging Face checkpoint directory
     TOKENIZER = "tokenizer.json"
     VOCAB = "vocab.txt"
     EXPERIMENT = "experiment.yaml"
@@ -128,7 +129,7 @@ class Checkpoint:
 
     def config(self):
         """The checkpoint's config.json as a dict."""
-        return _read_json(os.path.join(self.directory, RunDir.HF_CONFIG))
+        return checkpoint_io.read_config(self.directory)
 
     @property
     def model_type(self):
