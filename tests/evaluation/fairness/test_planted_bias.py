@@ -1,5 +1,9 @@
 """End to end through TFMA (predictions path): scores exactly at a threshold, and a planted bias that the gate
-must catch and the report must flag, next to an unbiased twin that must pass."""
+must catch and the report must flag, next to an unbiased twin that must pass; a gate that can check nothing on
+the same table is neither a pass nor a fail, in the result, the report and the model card."""
+
+import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -7,7 +11,7 @@ import pytest
 
 from tfpretrain.evaluation import fairness
 from tfpretrain.evaluation.fairness.gate import FairnessGate
-from tfpretrain.reporting.report.page import read_report_data, write_report
+from tfpretrain.reporting import read_report_data, write_model_card, write_report
 
 
 def _rates(rows, metric, threshold):
@@ -56,3 +60,17 @@ def test_planted_bias_fails_the_gate_and_is_flagged_in_the_report(bias, passes, 
     assert data["gate"]["passed"] is passes
     flagged = {f["slice"] for f in data["gate"]["failures"]}
     assert ("group=B" in flagged) is (not passes)
+    # The same table under a gate whose min_slice_size no slice reaches: nothing checked, exit 3, shown as such.
+    strict = FairnessGate({"false_positive_rate": 0.1}, threshold=0.5, min_slice_size=10_000)
+    result = strict.check(rows)
+    assert (result.status, result.exit_code, result.checked) == ("unchecked", 3, 0)
+    assert result.message() == (
+        "fairness gate NOT CHECKED (0 slice/metric gaps checked, 2 skipped): "
+        "false_positive_rate@0.5: all 2 slices skipped (2 below min_slice_size=10000)"
+    )
+    data = read_report_data(write_report(tmp_path / "strict.html", rows, title="strict", gate=strict))
+    assert data["gate"]["status"] == "unchecked" and data["gate"]["passed"] is False
+    card = write_model_card(tmp_path / "card.md", model_info={"name": "m"}, training=None, data=None,
+                            evaluation_rows=rows, gate=strict)
+    assert "NOT CHECKED" in (tmp_path / "card.md").read_text()
+    assert json.loads(Path(card["json"]).read_text())["quantitative_analyses"]["gate"]["status"] == "unchecked"
