@@ -26,6 +26,7 @@ COMMANDS = {
     "audit": "memorisation audit: exposure of the canaries `prepare` inserted (canaries.count > 0)",
 }
 BAD_INPUT_STATUS = 2
+DEBUG_HELP = "show the traceback of every error, bad input included"
 DESCRIPTION = "Pretrain, fine-tune and responsibly evaluate BERT and GPT-2 models (tf-keras, TFMA, Apache Beam)."
 EPILOG = ("exit status: 0 done, 1 the fairness gate failed, 2 bad input (one line on stderr), 3 the fairness gate "
           "checked nothing. `tfpretrain COMMAND --help` lists a command's options.")
@@ -38,7 +39,7 @@ def _command_module(name):
 def build_parser(command=None):
     """The parser; the arguments of `command` (the one being run) are added, the others are listed by name only."""
     parser = argparse.ArgumentParser(prog="tfpretrain", description=DESCRIPTION, epilog=EPILOG)
-    parser.add_argument("--debug", action="store_true", help="show the traceback of every error, bad input included")
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, summary in COMMANDS.items():
         sub = commands.add_parser(name, help=summary, description=summary)
@@ -46,6 +47,7 @@ def build_parser(command=None):
             module = _command_module(name)
             sub.description = getattr(module, "DESCRIPTION", summary)
             module.add_arguments(sub)
+            sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)  # here too
             sub.set_defaults(unknown_flags_to_beam=getattr(module, "UNKNOWN_FLAGS_TO_BEAM", False))
     return parser
 

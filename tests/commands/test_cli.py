@@ -292,3 +292,22 @@ def test_generate_refuses_a_gpt2_checkpoint_without_an_lm_head(tmp_path, capsys)
     config.write_text(json.dumps({**json.loads(config.read_text()), "tie_word_embeddings": False}))
     line = _bad_input(["generate", "--run", run, "--prompt", "hello"], capsys)
     assert "LM head" in line and "generation" in line and str(tmp_path / "gpt2" / "final") in line
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (["audit", "--model", "m", "--canaries", "c", "--out", "o", "--candidates", "0"], "--candidates"),
+    (["generate", "--run", "r", "--prompt", "p", "--top-p", "1.5"], "--top-p"),
+    (["probe", "--model", "m", "--probe", "stereoset", "--data", "d", "--out", "o", "--batch-size", "x"],
+     "--batch-size"),
+])
+def test_bad_numbers_are_argparse_errors(capsys, argv, flag):
+    with pytest.raises(SystemExit) as caught:
+        cli.main(argv)
+    assert caught.value.code == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("tfpretrain")]
+    assert len(lines) == 1 and f"error: argument {flag}: " in lines[0], lines
+
+
+def test_debug_may_follow_the_command(tmp_path):
+    with pytest.raises(FileNotFoundError, match="neither a pretraining run"):
+        cli.main(["generate", "--run", str(tmp_path / "no_run"), "--prompt", "hello", "--debug"])

@@ -2,6 +2,7 @@
 
 import os
 
+from tfpretrain.commands.arguments import positive_int
 from tfpretrain.commands.bad_input import removed_on_bad_input
 from tfpretrain.commands.console import setup_logging
 from tfpretrain.evaluation.memorization import EXPOSURE_FILE, audit
@@ -14,9 +15,10 @@ def add_arguments(parser):
     parser.add_argument("--model", required=True, help="a pretraining run directory or an HF BERT / GPT-2 directory")
     parser.add_argument("--canaries", required=True, help="PREPARED_DIR/canaries.json, written by `prepare`")
     parser.add_argument("--out", required=True, help="output directory")
-    parser.add_argument("--candidates", type=int, default=1000, help="random candidate secrets (default: 1000)")
+    parser.add_argument("--candidates", type=positive_int, default=1000,
+                        help="random candidate secrets (default: 1000)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the candidate draw")
-    parser.add_argument("--batch-size", type=int, default=64, help="sequences per forward pass")
+    parser.add_argument("--batch-size", type=positive_int, default=64, help="sequences per forward pass")
 
 
 def run(args):

@@ -20,6 +20,7 @@ import dataclasses
 import json
 import os
 
+from tfpretrain.commands.arguments import non_negative_int, positive_int
 from tfpretrain.commands.bad_input import removed_on_bad_input
 from tfpretrain.commands.console import print_paths, setup_logging
 from tfpretrain.config import CONFIGS_DIR
@@ -213,12 +214,12 @@ def add_arguments(parser):
     parser.add_argument("--intersection", action="append", help="columns joined by &, e.g. gender&religion")
     parser.add_argument("--thresholds", help="comma-separated decision thresholds, e.g. 0.25,0.5,0.75")
     parser.add_argument("--confidence", choices=("jackknife", "bootstrap", "none"), default=None)
-    parser.add_argument("--min-slice-size", type=int, default=None)
+    parser.add_argument("--min-slice-size", type=positive_int, default=None)
     parser.add_argument("--probes", action="append", help="a `tfpretrain probe` output directory (repeatable)")
     parser.add_argument("--audit", action="append", help="a `tfpretrain audit` output directory (repeatable)")
-    parser.add_argument("--explain", type=int, default=0,
+    parser.add_argument("--explain", type=non_negative_int, default=0,
                         help="examples per slice value to explain with integrated gradients (default 0: none)")
-    parser.add_argument("--explain-steps", type=int, default=32, help="integrated-gradients path steps")
+    parser.add_argument("--explain-steps", type=positive_int, default=32, help="integrated-gradients path steps")
     parser.add_argument("--out", required=True, help="output directory")
 
 

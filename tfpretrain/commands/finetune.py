@@ -1,8 +1,8 @@
 """`tfpretrain finetune`: a BertClassifier from a pretraining run or an HF checkpoint, exported for TFMA."""
 
+from tfpretrain.commands.arguments import add_run_arguments
 from tfpretrain.commands.bad_input import removed_on_bad_input
 from tfpretrain.commands.console import setup_logging
-from tfpretrain.commands.run_arguments import add_run_arguments
 from tfpretrain.runs import RunDir
 from tfpretrain.training.finetune import finetune, load_finetune_experiment
 

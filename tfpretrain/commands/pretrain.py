@@ -1,8 +1,8 @@
 """`tfpretrain pretrain`: BERT (MLM + NSP) or GPT-2 on a prepared corpus, with checkpoints and resume."""
 
+from tfpretrain.commands.arguments import add_run_arguments
 from tfpretrain.commands.bad_input import removed_on_bad_input
 from tfpretrain.commands.console import setup_logging
-from tfpretrain.commands.run_arguments import add_run_arguments
 from tfpretrain.training.experiment import load_experiment
 from tfpretrain.training.trainer import pretrain
 

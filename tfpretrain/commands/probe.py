@@ -2,6 +2,7 @@
 
 import os
 
+from tfpretrain.commands.arguments import positive_int
 from tfpretrain.commands.bad_input import removed_on_bad_input
 from tfpretrain.commands.console import setup_logging
 from tfpretrain.evaluation.probes.run import SUMMARY_FILE, headline, run_probe
@@ -17,7 +18,7 @@ def add_arguments(parser):
     parser.add_argument("--data", required=True,
                         help="CrowS-Pairs CSV (pairs or [MASK] templates) or StereoSet JSON")
     parser.add_argument("--out", required=True, help="output directory")
-    parser.add_argument("--batch-size", type=int, default=64, help="sequences per forward pass")
+    parser.add_argument("--batch-size", type=positive_int, default=64, help="sequences per forward pass")
     parser.add_argument("--confidence", choices=("jackknife", "bootstrap", "none"), default="none",
                         help="TFMA confidence intervals of the per-slice means (default: none; they are slow)")
 
