@@ -153,9 +153,9 @@ def test_add_intervals_weighted_rates_use_the_unweighted_n():
     rows = [_row("overall", "false_positive_rate", 0.0837, 0.5), _row("overall", "auc", 1.0)]
     add_intervals(rows, counts, method="poisson bootstrap (Student-t approximation)", weighted=True)
     fpr, auc = rows
-    assert fpr["ci_method"] == "wilson (weighted rate, n unweighted)"
+    assert fpr["ci_method"] == "wilson (weighted, n unweighted)"
     assert (fpr["ci_low"], fpr["ci_high"]) == pytest.approx(closed_form_wilson(0.0837 * 60, 60), abs=1e-12)
-    assert auc["ci_method"] == "hanley-mcneil score (weighted rate, n unweighted)" and auc["ci_high"] == 1.0
+    assert auc["ci_method"] == "hanley-mcneil score (weighted, n unweighted)" and auc["ci_high"] == 1.0
 
 
 def test_no_intervals_when_the_evaluation_computed_none():

@@ -112,8 +112,8 @@ def test_rates_get_wilson_intervals_from_the_confusion_counts_at_0_and_100_perce
 
 def test_weighted_and_bootstrap_evaluations_say_so():
     rows = by_key(metrics_table(_result(example_weight_key="w", confidence="bootstrap")))
-    assert rows[("g=demo", "false_negative_rate", 0.5)]["ci_method"] == "wilson (weighted rate, n unweighted)"
-    assert rows[("overall", "auc", None)]["ci_method"] == "hanley-mcneil score (weighted rate, n unweighted)"
+    assert rows[("g=demo", "false_negative_rate", 0.5)]["ci_method"] == "wilson (weighted, n unweighted)"
+    assert rows[("overall", "auc", None)]["ci_method"] == "hanley-mcneil score (weighted, n unweighted)"
     assert rows[("overall", "calibration", None)]["ci_method"] == (
         "poisson bootstrap (Student-t approximation), clipped at 0"
     )

@@ -13,7 +13,7 @@ collapses to a point at 0 or n events. So, per row (`add_intervals`):
   close to nominal even for small n (Brown, Cai & DasGupta 2001), where Clopper-Pearson is conservative.
   With example weights the point estimate is TFMA's weighted rate and n stays the *unweighted* number of examples
   in the denominator (weights are read as importance, not frequency weights): the method then reads
-  "wilson (weighted rate, n unweighted)".
+  "wilson (weighted, n unweighted)".
 * AUC: a **score-type interval with the Hanley & McNeil (1982) variance**: every A0 in [0, 1] whose standard
   error SE(A0), from A0, n_pos and n_neg alone (TFMA's unweighted counts), puts the estimate within z·SE(A0) of it
   (the test inversion that makes Wilson's interval, applied to the AUC as in Newcombe 2006). It stays in [0, 1],
@@ -40,7 +40,7 @@ from typing import Any
 LEVEL = 0.95
 WILSON = "wilson"
 AUC_METHOD = "hanley-mcneil score"
-WEIGHTED = " (weighted rate, n unweighted)"
+WEIGHTED = " (weighted, n unweighted)"
 # Rate -> the confusion count in its denominator (ConfusionCounts attribute).
 RATE_DENOMINATORS = {
     "false_positive_rate": "negatives",
