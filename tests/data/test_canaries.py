@@ -19,6 +19,7 @@ from tfpretrain.data.manifest import read_manifest, shard_paths
 from tfpretrain.data.pii import Scrubber
 from tfpretrain.data.prepare import prepare
 from tfpretrain.data.prepare_config import load_prepare_config
+from tfpretrain.errors import UserError
 
 # Each canary is an e-mail address: the scrubber would replace it, had the canaries been inserted earlier.
 CANARIES = {"count": 2, "repetitions": [1, 5], "template": "mail {secret}@ex.io", "length": 9}
@@ -101,7 +102,7 @@ def test_bert_canaries_need_a_corpus_document_in_their_bucket():
     examples = canary_nsp_examples([[9, 9, 9]], [[[5, 6, 7]]], max_sequence_length=16, cls_id=2, sep_id=3,
                                rng=random.Random(0), short_seq_prob=0.0)
     assert len(examples) == 1 and examples[0][F.TOKEN_IDS][:5] == [2, 9, 9, 9, 3]
-    with pytest.raises(ValueError, match="canaries.count"):
+    with pytest.raises(ConfigError, match="canaries.count"):
         canary_nsp_examples([[9, 9]], [], max_sequence_length=16, cls_id=2, sep_id=3, rng=random.Random(0),
                         short_seq_prob=0.0)
 
@@ -209,12 +210,13 @@ def test_a_canary_longer_than_an_example_is_refused(corpus, prepared, tmp_path):
 def test_read_key_names_the_problem(prepared, tmp_path):
     key = C.read_key(prepared["gpt2"] / C.KEY_FILE)
     assert key["space_size"] == 10**9 and key["max_exposure"] == pytest.approx(9 * np.log2(10))
-    with pytest.raises(FileNotFoundError, match="canaries.count"):
+    with pytest.raises(C.CanaryKeyError, match="canaries.count"):
         C.read_key(tmp_path / "missing.json")
+    assert issubclass(C.CanaryKeyError, UserError)
     data = json.loads((prepared["gpt2"] / C.KEY_FILE).read_text())
     for change, match in (({"format": "x"}, "format"), ({"template": "no slot"}, "template"),
                           ({"canaries": []}, "canaries: empty"), ({"length": 5}, r"canaries\[0\]\.secret")):
         path = tmp_path / "bad.json"
         path.write_text(json.dumps({**data, **change}))
-        with pytest.raises(ValueError, match=match):
+        with pytest.raises(C.CanaryKeyError, match=match):
             C.read_key(path)

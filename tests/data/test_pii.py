@@ -1,12 +1,16 @@
 """PII scrubbing: each type caught with its placeholder, national phone formats and IBANs of many countries,
 look-alikes left alone, idempotence, dedup keys, and per-type precision / recall on the labelled template set."""
 
+import json
 import re
+import subprocess
+import sys
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.support import ROOT
 from tests.support.pii_corpus import TYPES, labelled_set, score
 from tfpretrain.data.pii import PII_TYPES, PLACEHOLDERS, Scrubber, ScrubberError, dedup_key, luhn_ok
 from tfpretrain.errors import UserError
@@ -249,3 +253,16 @@ def test_precision_and_recall_per_type_on_the_labelled_set():
     assert blind["phone"]["recall"] == 0.0
     every_number, _, _ = score(samples, lambda text: [(m.start(), m.end(), "phone") for m in re.finditer(r"\d+", text)])
     assert every_number["phone"]["precision"] < FLOORS["phone"][0]
+
+
+def test_pii_scrubber_benchmark_json():
+    """benchmarks/pii_scrubber.py --json on a small set: one record per PII type and one for the speed."""
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "pii_scrubber.py"), "--json", "--per-kind", "2",
+                             "--per-lookalike", "2"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    records = {r["measurement"]: r for r in map(json.loads, result.stdout.splitlines())}
+    assert set(records) == {f"pii_{t}" for t in ("email", "phone", "iban", "credit_card", "ssn", "ip_address",
+                                                  "url")} | {"pii_speed"}
+    for name, record in records.items():
+        if name != "pii_speed":
+            assert 0.0 <= record["precision"] <= 1.0 and 0.0 <= record["recall"] <= 1.0 and record["labelled"] > 0

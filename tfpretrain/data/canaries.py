@@ -25,8 +25,14 @@ import random
 from tfpretrain.atomic import write_text
 from tfpretrain.config import ConfigError
 from tfpretrain.data.formats import get_format
+from tfpretrain.errors import UserError
 
 KEY_FILE = "canaries.json"
+
+
+class CanaryKeyError(UserError):
+    """A canaries.json audit key that is missing or malformed."""
+
 FORMAT = "tfpretrain.canaries/1"
 PLACEHOLDER = "{secret}"
 
@@ -152,34 +158,34 @@ def write_key(output, config, canaries):
 
 
 def read_key(path):
-    """Load and check a canaries.json; every problem is one ValueError naming the file and the key."""
+    """Load and check a canaries.json; every problem is one CanaryKeyError naming the file and the key."""
     import tensorflow as tf
 
     path = str(path)
     if not tf.io.gfile.exists(path):
-        raise FileNotFoundError(f"{path}: no canaries file; `tfpretrain prepare` writes OUT/{KEY_FILE} when "
+        raise CanaryKeyError(f"{path}: no canaries file; `tfpretrain prepare` writes OUT/{KEY_FILE} when "
                                 "canaries.count > 0")
     try:
         with tf.io.gfile.GFile(path) as f:
             key = json.loads(f.read())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{path}: not valid JSON ({e})") from None
+        raise CanaryKeyError(f"{path}: not valid JSON ({e})") from None
     if not isinstance(key, dict) or key.get("format") != FORMAT:
-        raise ValueError(f"{path}: format is {key.get('format') if isinstance(key, dict) else None!r}, "
+        raise CanaryKeyError(f"{path}: format is {key.get('format') if isinstance(key, dict) else None!r}, "
                          f"expected {FORMAT!r}")
     for name, kind in (("template", str), ("alphabet", str), ("length", int), ("canaries", list)):
         if not isinstance(key.get(name), kind):
-            raise ValueError(f"{path}: {name}: expected {kind.__name__}, got {key.get(name)!r}")
+            raise CanaryKeyError(f"{path}: {name}: expected {kind.__name__}, got {key.get(name)!r}")
     if key["template"].count(PLACEHOLDER) != 1:
-        raise ValueError(f"{path}: template: must contain {PLACEHOLDER} exactly once")
+        raise CanaryKeyError(f"{path}: template: must contain {PLACEHOLDER} exactly once")
     if not key["canaries"]:
-        raise ValueError(f"{path}: canaries: empty")
+        raise CanaryKeyError(f"{path}: canaries: empty")
     for i, canary in enumerate(key["canaries"]):
         secret = canary.get("secret") if isinstance(canary, dict) else None
         if not (isinstance(secret, str) and len(secret) == key["length"] and set(secret) <= set(key["alphabet"])):
-            raise ValueError(f"{path}: canaries[{i}].secret: not {key['length']} characters of the alphabet")
+            raise CanaryKeyError(f"{path}: canaries[{i}].secret: not {key['length']} characters of the alphabet")
         if not (isinstance(canary.get("repetitions"), int) and isinstance(canary.get("id"), str)):
-            raise ValueError(f"{path}: canaries[{i}]: needs an id (string) and repetitions (integer)")
+            raise CanaryKeyError(f"{path}: canaries[{i}]: needs an id (string) and repetitions (integer)")
     key["space_size"] = len(key["alphabet"]) ** key["length"]
     key["max_exposure"] = math.log2(key["space_size"])
     return key

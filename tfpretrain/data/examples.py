@@ -8,6 +8,7 @@ import re
 
 import numpy as np
 
+from tfpretrain.config import ConfigError
 from tfpretrain.data import features as F
 
 # A sentence ends at . ! or ? (optionally closed by a quote or bracket) before whitespace and an upper-case letter,
@@ -122,8 +123,8 @@ def pack_with_canaries(documents, canaries, *, window, end_token_id):
 def canary_nsp_examples(canaries, documents, *, max_sequence_length, cls_id, sep_id, rng, short_seq_prob):
     """One NSP pair per canary copy: the whole canary as segment A, B from a random corpus document (label 1)."""
     if canaries and not documents:
-        raise ValueError("a bucket holds canaries but no corpus document to pair them with: the corpus is too "
-                         "small for canaries.count; lower it or raise documents_per_bucket")
+        raise ConfigError("<config>", "canaries.count", "a bucket holds canaries but no corpus document to pair "
+                          "them with: the corpus is too small; lower canaries.count or raise documents_per_bucket")
     examples = []
     for ids in canaries:
         examples += nsp_examples([ids], documents, max_sequence_length=max_sequence_length, cls_id=cls_id,
