@@ -23,6 +23,7 @@ import numpy as np
 from tfpretrain import runs
 from tfpretrain.data import features as F
 from tfpretrain.data.eval_records import read_eval_records
+from tfpretrain.models.bert.bert_classifier import BertClassifier
 
 OVERALL = "overall"
 TOP_K = 5
@@ -35,8 +36,6 @@ _SPECIAL = ("[CLS]", "[SEP]", "[PAD]", "[MASK]", "[UNK]")
 def load_classifier(run_dir):
     """A fine-tuning run (RUN/final + its tokenizer file) or an HF BERT classifier directory -> (model, tokenizer,
     {num_classes, sequence_length, group_fields}) (from RUN/finetune.yaml when there, else the checkpoint)."""
-    from tfpretrain.models.bert.bert_classifier import BertClassifier
-
     checkpoint = runs.find_checkpoint(run_dir)
     settings = checkpoint.run.read_finetune_config() or {}
     labels = checkpoint.config().get("id2label") or {0: 0, 1: 1}  # transformers' default is 2 labels
