@@ -64,6 +64,11 @@ class TransformerBlock(keras.layers.Layer):
         self.dropout_layer = Dropout(self.dropout, dtype=policy, name="dropout")
         super().build(input_shape)
 
+    @classmethod
+    def stack(cls, num_layers, *args, **kwargs):
+        """num_layers blocks named transformer_layer_0, 1, ... (the checkpoint name maps rely on these names)."""
+        return [cls(*args, name=f"transformer_layer_{i}", **kwargs) for i in range(num_layers)]
+
     def _initializer(self):
         return truncated_normal(self.initializer_range)
 

@@ -1,5 +1,6 @@
 """Integrated gradients (Sundararajan et al. 2017) over input token embeddings: the shared path integral, and the
-explanation of a BertClassifier's score (GPT-2's next token: attribution_gpt2.py).
+explanation of a BertClassifier's score (GPT-2's next token: next_token.py). Both run the backbone's own
+embed() / encode() from the token embeddings, so they explain exactly the model's forward pass.
 
 attribution_i = (x_i - x'_i) . mean_k grad F(x' + a_k (x - x')) over the path from a baseline x' to the input x,
 summed over the hidden dimension per token. Completeness: the attributions sum to F(x) - F(x'), up to the
@@ -89,20 +90,13 @@ def completeness(attributions, score, base, **extra):
             "delta": attributions.sum(-1) - (score - base), **extra}
 
 
-def _forward_from_token_embeddings(model, tokens, segment_ids, padding_mask):
-    """BertClassifier's forward pass (inference) from token embeddings [B, S, H] -> float32 logits [B, C]."""
-    from tfpretrain.layers.attention_masks import padding_attention_mask
-
+def logits_from_token_embeddings(model, tokens, segment_ids, padding_mask):
+    """BertClassifier's logits (inference) from token embeddings [B, S, H]: float32 [B, C]. The backbone's own
+    embed / encode, with the token lookup replaced."""
     backbone = model.backbone
-    x = tokens + backbone.get_layer("segment_embedding")(segment_ids) + backbone.get_layer("position_embedding")(
-        tokens
-    )
-    x = backbone.get_layer("embeddings_norm")(x)
-    mask = padding_attention_mask(padding_mask)  # [B, 1, S]
-    for layer in backbone.transformer_layers:
-        x = layer(x, attention_mask=mask, training=False)
-    pooled = backbone.get_layer("pooler")(x[:, 0, :])  # [B, H]
-    return tf.cast(model.get_layer("classifier_head")(pooled), tf.float32)
+    x = backbone.embed({F.SEGMENT_IDS: segment_ids}, token_embeddings=tokens, training=False)  # [B, S, H]
+    pooled = backbone.encode(x, padding_mask, training=False)["pooled_output"]  # [B, H]
+    return tf.cast(model.classifier_head(pooled), tf.float32)
 
 
 def _score(logits, target_class):
@@ -142,7 +136,7 @@ def integrated_gradients(model, features, *, special_ids=(2, 3), baseline="pad",
 
     def score_fn(points, rows):  # points [N, W, H]
         cut = tf.shape(points)[1]
-        logits = _forward_from_token_embeddings(model, tf.cast(points, model.compute_dtype),
+        logits = logits_from_token_embeddings(model, tf.cast(points, model.compute_dtype),
                                                 tf.gather(segments[:, :cut], rows), tf.gather(mask[:, :cut], rows))
         return _score(logits, tf.gather(targets, rows))
 

@@ -1,5 +1,5 @@
 """Integrated gradients for GPT-2's next-token prediction: which input tokens raise or lower the log-probability of
-the token predicted after `position` (the path integral itself is attribution.path_integral).
+the token predicted after `position` (the path integral itself is integrated_gradients.path_integral).
 
 The explained score is log P(target | tokens 0..position) by default: the quantity the LM is trained and sampled
 on, in nats comparable across targets, and not moved by a shift shared by all logits (a raw logit can rise while
@@ -24,21 +24,17 @@ BASELINES = ("zeros", "end_token")
 SCORES = ("log_prob", "logit")
 
 
-def _hidden_from_token_embeddings(model, tokens, padding_mask):
-    """GPT2CausalLM's decoder (inference) from token embeddings [B, S, H] -> hidden [B, S, H] after final_norm."""
-    from tfpretrain.layers.attention_masks import causal_padding_attention_mask
-
+def hidden_from_token_embeddings(model, tokens, padding_mask):
+    """GPT2CausalLM's decoder (inference) from token embeddings [B, S, H] -> hidden [B, S, H] after final_norm: the
+    backbone's own embed / encode, with the token lookup replaced."""
     backbone = model.backbone
-    x = tokens + backbone.position_embedding(tokens)
-    mask = causal_padding_attention_mask(padding_mask)  # [B, S, S]
-    for layer in backbone.transformer_layers:
-        x = layer(x, attention_mask=mask, training=False)
-    return backbone.final_norm(x)
+    x = backbone.embed({}, token_embeddings=tokens, training=False)  # + positions
+    return backbone.encode(x, padding_mask, training=False)
 
 
 def _logits_at(model, tokens, padding_mask, positions):
     """-> float32 [B, V]: the next-token logits at positions [B] (the tied output projection)."""
-    hidden = tf.gather(_hidden_from_token_embeddings(model, tokens, padding_mask), positions, batch_dims=1)  # [B, H]
+    hidden = tf.gather(hidden_from_token_embeddings(model, tokens, padding_mask), positions, batch_dims=1)  # [B, H]
     return tf.cast(model.backbone.token_embedding(hidden, reverse=True), tf.float32)
 
 
@@ -48,7 +44,7 @@ def integrated_gradients_next_token(model, token_ids, padding_mask=None, target_
     """token_ids / padding_mask int [B, S] (mask default: all real) -> dict with
 
     attributions float32 [B, S] (0 on padding and after `position`), score [B], baseline_score [B], delta [B]
-    (sum(attributions) - (score - baseline_score)), as attribution.integrated_gradients returns, plus the
+    (sum(attributions) - (score - baseline_score)), as integrated_gradients.integrated_gradients returns, plus the
     position [B] and target_id [B] explained. position: int or int [B], default the last real token; target_id:
     int or int [B], default the model's argmax there. end_token_id: <|endoftext|> (id 0 in tokenizers trained
     here, 50256 in OpenAI's GPT-2) for baseline="end_token".

@@ -36,59 +36,51 @@ class BertBackbone(Backbone):
     ):
         if hidden_dim % num_heads:
             raise ValueError(f"hidden_dim={hidden_dim} is not divisible by num_heads={num_heads}")
-        token_embedding = TokenEmbedding(
-            vocabulary_size, hidden_dim, initializer_range, dtype=dtype, name="token_embedding"
-        )
-        segment_embedding = keras.layers.Embedding(
-            num_segments,
-            hidden_dim,
-            embeddings_initializer=truncated_normal(initializer_range),
-            dtype=dtype,
-            name="segment_embedding",
-        )
-        position_embedding = PositionEmbedding(
-            max_sequence_length, initializer_range, dtype=dtype, name="position_embedding"
-        )
-        embeddings_norm = keras.layers.LayerNormalization(
-            epsilon=layer_norm_epsilon, dtype=dtype, name="embeddings_norm"
-        )
-        encoder_layers = [
-            TransformerEncoder(
-                num_heads,
-                intermediate_dim,
-                dropout=dropout,
-                activation=activation,
-                layer_norm_epsilon=layer_norm_epsilon,
-                initializer_range=initializer_range,
+        layers = dict(
+            token_embedding=TokenEmbedding(
+                vocabulary_size, hidden_dim, initializer_range, dtype=dtype, name="token_embedding"
+            ),
+            segment_embedding=keras.layers.Embedding(
+                num_segments,
+                hidden_dim,
+                embeddings_initializer=truncated_normal(initializer_range),
                 dtype=dtype,
-                name=f"transformer_layer_{i}",
-            )
-            for i in range(num_layers)
-        ]
-        pooler = keras.layers.Dense(
-            hidden_dim,
-            activation="tanh",
-            kernel_initializer=truncated_normal(initializer_range),
-            dtype=dtype,
-            name="pooler",
+                name="segment_embedding",
+            ),
+            position_embedding=PositionEmbedding(
+                max_sequence_length, initializer_range, dtype=dtype, name="position_embedding"
+            ),
+            embeddings_norm=keras.layers.LayerNormalization(
+                epsilon=layer_norm_epsilon, dtype=dtype, name="embeddings_norm"
+            ),
+            embeddings_dropout=Dropout(dropout, dtype=dtype, name="embeddings_dropout"),
+            transformer_layers=TransformerEncoder.stack(
+                num_layers, num_heads, intermediate_dim, dropout=dropout, activation=activation,
+                layer_norm_epsilon=layer_norm_epsilon, initializer_range=initializer_range, dtype=dtype,
+            ),
+            pooler=keras.layers.Dense(
+                hidden_dim,
+                activation="tanh",
+                kernel_initializer=truncated_normal(initializer_range),
+                dtype=dtype,
+                name="pooler",
+            ),
         )
-
-        token_ids = keras.Input((None,), dtype="int32", name=F.TOKEN_IDS)
-        segment_ids = keras.Input((None,), dtype="int32", name=F.SEGMENT_IDS)
-        padding_mask = keras.Input((None,), dtype="int32", name=F.PADDING_MASK)
-
-        tokens = token_embedding(token_ids)  # [B, S, H]
-        x = tokens + segment_embedding(segment_ids) + position_embedding(tokens)
-        x = Dropout(dropout, dtype=dtype, name="embeddings_dropout")(embeddings_norm(x))
-        mask = padding_attention_mask(padding_mask)  # [B, 1, S]
-        for layer in encoder_layers:
-            x = layer(x, attention_mask=mask)
-        pooled = pooler(x[:, 0, :])  # [B, H] from the [CLS] position
-        super().__init__(
-            inputs={F.TOKEN_IDS: token_ids, F.SEGMENT_IDS: segment_ids, F.PADDING_MASK: padding_mask},
-            outputs={"sequence_output": x, "pooled_output": pooled},
-            **kwargs,
-        )
-        self.token_embedding = token_embedding
-        self.transformer_layers = encoder_layers
+        inputs = {key: keras.Input((None,), dtype="int32", name=key) for key in self.input_keys}
+        self._build_graph(layers, inputs, **kwargs)
         self._set_config(locals())
+
+    def embed(self, inputs, token_embeddings=None, start_index=0, training=None):
+        """{token_ids, segment_ids} int [B, S] -> LayerNorm(token + segment + position embeddings), dropped out
+        [B, S, H]. token_embeddings [B, S, H] stands in for the token lookup (see Backbone.embed)."""
+        tokens = self.token_embedding(inputs[F.TOKEN_IDS]) if token_embeddings is None else token_embeddings
+        x = tokens + self.segment_embedding(inputs[F.SEGMENT_IDS]) + self.position_embedding(tokens, start_index)
+        return self.embeddings_dropout(self.embeddings_norm(x), training=training)
+
+    def encode(self, embeddings, padding_mask, training=None):
+        """[B, S, H], padding_mask int [B, S] -> {sequence_output [B, S, H], pooled_output [B, H]}."""
+        mask = padding_attention_mask(padding_mask)  # [B, 1, S]
+        x = embeddings
+        for layer in self.transformer_layers:
+            x = layer(x, attention_mask=mask, training=training)
+        return {"sequence_output": x, "pooled_output": self.pooler(x[:, 0, :])}  # pooled from the [CLS] position

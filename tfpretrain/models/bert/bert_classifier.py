@@ -32,6 +32,7 @@ class BertClassifier(Task):
         )
         super().__init__(inputs=inputs, outputs=head(pooled), name=name, **kwargs)
         self.backbone = backbone
+        self.classifier_head = head  # logits from a pooled output, e.g. for attributions
         self.num_classes = int(num_classes)
         self._head_kwargs = {"num_classes": self.num_classes, "dropout": dropout}
         self._init_task(gradient_accumulation_steps)

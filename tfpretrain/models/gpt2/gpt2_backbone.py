@@ -36,41 +36,22 @@ class GPT2Backbone(Backbone):
     ):
         if hidden_dim % num_heads:
             raise ValueError(f"hidden_dim={hidden_dim} is not divisible by num_heads={num_heads}")
-        token_embedding = TokenEmbedding(
-            vocabulary_size, hidden_dim, initializer_range, dtype=dtype, name="token_embedding"
+        layers = dict(
+            token_embedding=TokenEmbedding(
+                vocabulary_size, hidden_dim, initializer_range, dtype=dtype, name="token_embedding"
+            ),
+            position_embedding=PositionEmbedding(
+                max_sequence_length, initializer_range, dtype=dtype, name="position_embedding"
+            ),
+            embeddings_dropout=Dropout(dropout, dtype=dtype, name="embeddings_dropout"),
+            transformer_layers=TransformerDecoder.stack(
+                num_layers, num_heads, intermediate_dim, dropout=dropout, activation=activation,
+                layer_norm_epsilon=layer_norm_epsilon, initializer_range=initializer_range, dtype=dtype,
+            ),
+            final_norm=keras.layers.LayerNormalization(epsilon=layer_norm_epsilon, dtype=dtype, name="final_norm"),
         )
-        position_embedding = PositionEmbedding(
-            max_sequence_length, initializer_range, dtype=dtype, name="position_embedding"
-        )
-        embeddings_dropout = Dropout(dropout, dtype=dtype, name="embeddings_dropout")
-        decoder_layers = [
-            TransformerDecoder(
-                num_heads,
-                intermediate_dim,
-                dropout=dropout,
-                activation=activation,
-                layer_norm_epsilon=layer_norm_epsilon,
-                initializer_range=initializer_range,
-                dtype=dtype,
-                name=f"transformer_layer_{i}",
-            )
-            for i in range(num_layers)
-        ]
-        final_norm = keras.layers.LayerNormalization(epsilon=layer_norm_epsilon, dtype=dtype, name="final_norm")
-
-        token_ids = keras.Input((None,), dtype="int32", name=F.TOKEN_IDS)
-        padding_mask = keras.Input((None,), dtype="int32", name=F.PADDING_MASK)
-        tokens = token_embedding(token_ids)  # [B, S, H]
-        x = embeddings_dropout(tokens + position_embedding(tokens))
-        mask = causal_padding_attention_mask(padding_mask)  # [B, S, S]
-        for layer in decoder_layers:
-            x = layer(x, attention_mask=mask)
-        super().__init__(inputs={F.TOKEN_IDS: token_ids, F.PADDING_MASK: padding_mask}, outputs=final_norm(x), **kwargs)
-        self.token_embedding = token_embedding
-        self.position_embedding = position_embedding
-        self.embeddings_dropout = embeddings_dropout
-        self.transformer_layers = decoder_layers
-        self.final_norm = final_norm
+        inputs = {key: keras.Input((None,), dtype="int32", name=key) for key in self.input_keys}
+        self._build_graph(layers, inputs, **kwargs)
         self._set_config(locals())
 
     def empty_cache(self, batch_size, max_length):
@@ -79,17 +60,38 @@ class GPT2Backbone(Backbone):
         shape = [self.num_layers, batch_size, 2, max_length, self.num_heads, head_dim]
         return tf.zeros(shape, self.compute_dtype)
 
+    def embed(self, inputs, token_embeddings=None, start_index=0, training=None):
+        """{token_ids} int [B, S] -> token + position embeddings, dropped out [B, S, H]. token_embeddings [B, S, H]
+        stands in for the token lookup (see Backbone.embed)."""
+        tokens = self.token_embedding(inputs[F.TOKEN_IDS]) if token_embeddings is None else token_embeddings
+        return self.embeddings_dropout(tokens + self.position_embedding(tokens, start_index), training=training)
+
+    def encode(self, embeddings, padding_mask=None, training=None, cache=None, cache_update_index=0):
+        """[B, S, H], padding_mask int [B, S] -> hidden [B, S, H] after the final LayerNorm.
+
+        With a cache [L, B, 2, T, N, D] (then no padding_mask) the S positions start at cache_update_index and
+        attend causally to the cached keys: -> (hidden, updated cache).
+        """
+        if cache is None:
+            mask = causal_padding_attention_mask(padding_mask)  # [B, S, S]
+        else:
+            mask = causal_attention_mask(tf.shape(embeddings)[1], tf.shape(cache)[3], cache_update_index)  # [1, S, T]
+        x, caches = embeddings, []
+        for i, layer in enumerate(self.transformer_layers):
+            if cache is None:
+                x = layer(x, attention_mask=mask, training=training)
+            else:
+                x, layer_cache = layer(x, attention_mask=mask, cache=cache[i], cache_update_index=cache_update_index,
+                                       training=training)
+                caches.append(layer_cache)
+        x = self.final_norm(x)
+        return x if cache is None else (x, tf.stack(caches))
+
     def call_with_cache(self, token_ids, cache, cache_update_index):
         """Run S new tokens [B, S] at positions index .. index + S - 1 against a cache [L, B, 2, T, N, D].
 
         Returns (hidden [B, S, H], updated cache). Queries attend causally to cached keys 0 .. their position;
         cached entries past that position are masked, so stale values there are harmless.
         """
-        tokens = self.token_embedding(token_ids)
-        x = tokens + self.position_embedding(tokens, start_index=cache_update_index)
-        mask = causal_attention_mask(tf.shape(token_ids)[1], tf.shape(cache)[3], cache_update_index)  # [1, S, T]
-        caches = []
-        for i, layer in enumerate(self.transformer_layers):
-            x, layer_cache = layer(x, attention_mask=mask, cache=cache[i], cache_update_index=cache_update_index)
-            caches.append(layer_cache)
-        return self.final_norm(x), tf.stack(caches)
+        x = self.embed({F.TOKEN_IDS: token_ids}, start_index=cache_update_index, training=False)
+        return self.encode(x, cache=cache, cache_update_index=cache_update_index, training=False)
