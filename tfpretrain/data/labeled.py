@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from tfpretrain.data import features as F
+from tfpretrain.data.formats import BERT
 from tfpretrain.data.sources import CorpusError, Source, file_type, parse_source, plan_reads, read_records
 from tfpretrain.data.tokenizer import load_tokenizer, special_token_ids
 from tfpretrain.errors import UserError
@@ -290,7 +291,7 @@ def encode(examples: Sequence[Mapping[str, Any] | str], tokenizer, sequence_leng
     text_pair and its [SEP]), padding_mask. `tokenizer`: a `tokenizers` WordPiece tokenizer or a path for it.
     """
     tokenizer = resolve_tokenizer(tokenizer)
-    special = special_token_ids(tokenizer, "bert")
+    special = special_token_ids(tokenizer, BERT)  # classifiers fine-tune BERT encoders
     cls, sep, pad = special["cls"], special["sep"], special["pad"]
     length = int(sequence_length)
     firsts, seconds = texts_of(examples)

@@ -59,7 +59,7 @@ _NOT_PHONES = re.compile(rf"""
   | (?<![\d-])\d{{3}}-\d{{2}}-\d{{4}}(?![\d-])
   | (?<![\d.])\d{{1,3}}(?:\.\d{{1,3}}){{3}}(?![\d]|\.\d)
   | (?<![\w-]){_IBAN}(?![\w-])
-""", re.VERBOSE)
+""", re.VERBOSE | re.IGNORECASE)
 # Spans a type's match may not overlap (a card number inside an IBAN whose check failed is neither).
 _GUARDS = {"phone": _NOT_PHONES, "credit_card": re.compile(rf"(?<![\w-]){_IBAN}(?![\w-])", re.VERBOSE)}
 
@@ -105,9 +105,9 @@ def _email(text, start, end):
     """An address, or an obfuscated one that is not prose: "look at the dot" has a prose word for a domain label,
     and "me at ada.lovelace" spells only the "at" (a spelled " at " needs a spelled or bracketed dot)."""
     span = text[start:end]
-    if "@" in span and _AT_RE.search(span).group().strip() == "@":
-        return start, end
     at = _AT_RE.search(span)
+    if at.group().strip() == "@":
+        return start, end
     domain = span[at.end() :]
     if at.group().strip().lower() == "at" and not any(d.group() != "." for d in _DOT_RE.finditer(domain)):
         return None
