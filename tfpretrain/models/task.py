@@ -5,7 +5,8 @@ over every replica and micro-batch). Each replica's gradient is then its exact s
 the optimizer's cross-replica sum gives the same update on 1 CPU, 8 GPUs or a TPU pod, and gradient accumulation
 over N micro-batches gives the same update as one large batch.
 
-`enable_dp(...)` switches train_step to DP-SGD (models/dp_sgd.py): clipped per-example gradients plus noise.
+A gradient strategy (`set_gradient_strategy`) may replace train_step's exact gradients: DP-SGD does
+(training/privacy/dp_sgd.enable_dp: clipped per-example gradients plus noise). Models never import training.
 """
 
 import tensorflow as tf
@@ -13,10 +14,10 @@ import tensorflow as tf
 from tfpretrain.data import features as F
 from tfpretrain.keras import keras
 from tfpretrain.models import families
-from tfpretrain.training.privacy import dp_sgd
 
 
-def _replica_sum(value):
+def replica_sum(value):
+    """The sum of `value` (a nest of tensors) over the replicas, inside a replica context."""
     return tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, value)
 
 
@@ -54,21 +55,21 @@ class Task(keras.Model):
         # Mean over the logging interval; test_step leaves it untouched (evaluate logs it as 0).
         self.gradient_norm_tracker = keras.metrics.Mean(name="gradient_norm")
         self.task_metrics = []
-        self.dp_sgd = None
+        self.gradient_strategy = None
 
-    def enable_dp(self, l2_norm_clip, noise_multiplier, seed=0):
-        """Train with DP-SGD from now on (call in the strategy scope, before `fit`; a checkpoint then holds the
-        noise generator too). Logs `dp_clipped_fraction`: the share of each step's examples that were clipped."""
-        dp_sgd.check_supported(self)
-        self.dp_sgd = dp_sgd.DPSGD(l2_norm_clip, noise_multiplier, seed)
-        self.dp_clipped_tracker = keras.metrics.Mean(name="dp_clipped_fraction")
+    def set_gradient_strategy(self, strategy):
+        """Take train_step's gradients from `strategy` from now on (None: the exact ones). Call in the strategy scope,
+        before `fit`; a tracked strategy (a tf.Module) is checkpointed with the model. The object provides
+        `gradients(task, features, global_denominators) -> (loss share, gradients all-reduced over replicas)` and
+        `metrics`, the Keras metrics it updates (logged with the task's)."""
+        self.gradient_strategy = strategy
         self.train_function = None  # retrace train_step
 
     @property
     def metrics(self):
         # Keras resets exactly these at each epoch / evaluate call.
-        dp = [self.dp_clipped_tracker] if self.dp_sgd is not None else []
-        return [self.loss_tracker, *self.task_metrics, self.gradient_norm_tracker, *dp]
+        extra = list(self.gradient_strategy.metrics) if self.gradient_strategy is not None else []
+        return [self.loss_tracker, *self.task_metrics, self.gradient_norm_tracker, *extra]
 
     @property
     def input_keys(self):
@@ -92,9 +93,10 @@ class Task(keras.Model):
 
     def _global_denominators(self, features):
         local = {k: tf.cast(v, tf.float32) for k, v in self.loss_denominators(features).items()}
-        return {k: _replica_sum(v) for k, v in local.items()}
+        return {k: replica_sum(v) for k, v in local.items()}
 
-    def _loss(self, features, outputs, denominators):
+    def loss_share(self, features, outputs, denominators):
+        """This replica's share of the global loss of a (micro-)batch, given the global denominators."""
         numerators = self.loss_numerators(features, outputs)
         loss = tf.add_n([tf.math.divide_no_nan(numerators[k], denominators[k]) for k in denominators])
         if self.losses:  # layer regularizers, split evenly over replicas
@@ -107,7 +109,7 @@ class Task(keras.Model):
         variables = self.trainable_variables
         with tf.GradientTape() as tape:
             outputs = self(self._model_inputs(features), training=True)
-            loss = self._loss(features, outputs, denominators)
+            loss = self.loss_share(features, outputs, denominators)
             scaled = self.optimizer.get_scaled_loss(loss) if self._loss_scaled else loss
         grads = tape.gradient(scaled, variables)
         grads = [tf.zeros_like(v) if g is None else tf.convert_to_tensor(g) for g, v in zip(grads, variables)]
@@ -118,7 +120,7 @@ class Task(keras.Model):
     def _loss_scaled(self):
         return isinstance(self.optimizer, keras.mixed_precision.LossScaleOptimizer)
 
-    def _accumulate(self, features, fn, zeros):
+    def accumulate(self, features, fn, zeros):
         """fn(micro-batch) summed over the gradient-accumulation micro-batches of `features` (a nest of tensors)."""
         steps = self.gradient_accumulation_steps
         if steps == 1:
@@ -135,44 +137,26 @@ class Task(keras.Model):
     def train_step(self, data):
         features = self._merge_features(data)
         denominators = self._global_denominators(features)
-        if self.dp_sgd is None:
+        if self.gradient_strategy is None:
             zeros = (tf.constant(0.0), [tf.zeros_like(v) for v in self.trainable_variables])
-            loss, grads = self._accumulate(features, lambda f: self._gradients(f, denominators), zeros)
+            loss, grads = self.accumulate(features, lambda f: self._gradients(f, denominators), zeros)
             if self._loss_scaled:
                 grads = self.optimizer.get_unscaled_gradients(grads)
             # The all-reduce the optimizer would do, done here so the logged norm is the global gradient's.
-            grads = _replica_sum(grads)
+            grads = replica_sum(grads)
         else:
-            loss, grads = self._private_gradients(features, denominators)
+            loss, grads = self.gradient_strategy.gradients(self, features, denominators)
         self.gradient_norm_tracker.update_state(tf.linalg.global_norm(grads))
         self.optimizer.apply_gradients(zip(grads, self.trainable_variables), skip_gradients_aggregation=True)
-        self.loss_tracker.update_state(_replica_sum(loss))
+        self.loss_tracker.update_state(replica_sum(loss))
         return {m.name: m.result() for m in self.metrics}
-
-    def _private_gradients(self, features, denominators):
-        """DP-SGD: (sum of clipped per-example gradients over micro-batches and replicas + noise once) / batch.
-        The returned loss is the usual global-batch loss, for logging only."""
-        dp_sgd.check_supported(self)
-        variables = self.trainable_variables
-
-        def clipped_sum(micro):
-            outputs, grads, clipped = dp_sgd.clipped_gradient_sum(self, micro, variables, self.dp_sgd.l2_norm_clip)
-            self.update_task_metrics(micro, outputs)
-            return self._loss(micro, outputs, denominators), grads, clipped
-
-        zeros = (tf.constant(0.0), [tf.zeros_like(v) for v in variables], tf.constant(0.0))
-        loss, grads, clipped = self._accumulate(features, clipped_sum, zeros)
-        grads = _replica_sum([g + noise for g, noise in zip(grads, self.dp_sgd.noise(variables))])
-        batch_size = _replica_sum(tf.cast(tf.shape(tf.nest.flatten(features)[0])[0], tf.float32))
-        self.dp_clipped_tracker.update_state(_replica_sum(clipped) / batch_size)
-        return loss, [g / batch_size for g in grads]
 
     def test_step(self, data):
         features = self._merge_features(data)
         outputs = self(self._model_inputs(features), training=False)
-        loss = self._loss(features, outputs, self._global_denominators(features))
+        loss = self.loss_share(features, outputs, self._global_denominators(features))
         self.update_task_metrics(features, outputs)
-        self.loss_tracker.update_state(_replica_sum(loss))
+        self.loss_tracker.update_state(replica_sum(loss))
         return {m.name: m.result() for m in self.metrics}
 
     # -- serialisation -----------------------------------------------------------------------------------------

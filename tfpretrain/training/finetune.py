@@ -22,6 +22,7 @@ from tfpretrain.training.callbacks import ScalarLogger, StepLimit
 from tfpretrain.training.energy import EnergyTracker
 from tfpretrain.training.experiment import TrainerConfig
 from tfpretrain.training.privacy.accounting import PrivacyLedger
+from tfpretrain.training.privacy.dp_sgd import enable_dp
 from tfpretrain.training.trainer import build_optimizer_from_config
 
 log = logging.getLogger(__name__)
@@ -120,7 +121,7 @@ def finetune(experiment, run_dir, verbose=1):
             init.directory, num_classes=e.num_classes, gradient_accumulation_steps=t.gradient_accumulation_steps
         )
         if t.dp.enabled:
-            model.enable_dp(t.dp.l2_norm_clip, t.dp.noise_multiplier, seed=t.seed)
+            enable_dp(model, t.dp.l2_norm_clip, t.dp.noise_multiplier, seed=t.seed)
         if e.sequence_length > model.backbone.max_sequence_length:
             raise ConfigError(e.source, "sequence_length",
                               f"{e.sequence_length} exceeds the checkpoint's {model.backbone.max_sequence_length}")

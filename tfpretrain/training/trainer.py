@@ -29,6 +29,7 @@ from tfpretrain.training.energy import EnergyTracker
 from tfpretrain.training.experiment import resolve_model_config, to_dict
 from tfpretrain.training.optimization import WarmupDecay, build_optimizer
 from tfpretrain.training.privacy.accounting import PrivacyLedger
+from tfpretrain.training.privacy.dp_sgd import enable_dp
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +142,7 @@ def pretrain(experiment, run_dir, resume=False, verbose=1):
     with strategy.scope():
         model = build_task(model_config, t.gradient_accumulation_steps)
         if t.dp.enabled:  # before the checkpoint is made: it then holds the noise generator's state
-            model.enable_dp(t.dp.l2_norm_clip, t.dp.noise_multiplier, seed=t.seed)
+            enable_dp(model, t.dp.l2_norm_clip, t.dp.noise_multiplier, seed=t.seed)
         optimizer = build_optimizer_from_config(t)
         if t.precision == "mixed_float16":
             optimizer = keras.mixed_precision.LossScaleOptimizer(optimizer)

@@ -1,4 +1,5 @@
-"""DP-SGD (models/dp_sgd.py, Task.enable_dp) and its accounting (training/privacy_budget.py).
+"""DP-SGD (training/privacy/dp_sgd.py: enable_dp sets the Task's gradient strategy) and its accounting
+(training/privacy/accounting.py).
 
 With noise 0 the applied gradient must equal a per-example reference (separate tapes, clipped, averaged) for the three
 tasks, eagerly-built and under XLA, with gradient accumulation, and under MirroredStrategy over 2 logical CPUs (a
@@ -24,6 +25,8 @@ from tfpretrain.models.bert.bert_classifier import BertClassifier
 from tfpretrain.models.bert.bert_pretrainer import BertPretrainer
 from tfpretrain.models.gpt2.gpt2_causal_lm import GPT2CausalLM
 from tfpretrain.training.privacy import accounting as privacy_budget
+from tfpretrain.training.privacy import dp_sgd
+from tfpretrain.training.privacy.dp_sgd import enable_dp
 
 TIMEOUT_S = 300
 SMALL = dict(num_layers=1, hidden_dim=8, intermediate_dim=16, max_sequence_length=16, vocabulary_size=50)
@@ -68,7 +71,7 @@ def per_example_reference(model, features):
 
 def dp_sgd_step(model, features, l2_norm_clip, noise_multiplier=0.0, jit_compile=False):
     """The applied gradient of one DP-SGD step (SGD with learning rate 1: the weight change), and the logs."""
-    model.enable_dp(l2_norm_clip, noise_multiplier, seed=3)
+    enable_dp(model, l2_norm_clip, noise_multiplier, seed=3)
     model.compile(optimizer=keras.optimizers.SGD(1.0), jit_compile=jit_compile)
     before = _flat(w.numpy() for w in model.trainable_weights)
     logs = model.train_on_batch(features, return_dict=True)
@@ -159,8 +162,6 @@ def test_each_example_moves_the_dp_gradient_by_at_most_c_over_batch(xla_classifi
 
 def test_dropout_masks_are_drawn_per_example_inside_the_vectorised_map_under_xla(rng):
     """(The trainer end-to-end test below runs dropout in DP-SGD without XLA.)"""
-    from tfpretrain.training.privacy import dp_sgd
-
     model = BertClassifier(factories.bert_backbone(**SMALL, dropout=0.5), num_classes=3, dropout=0.5)
     features = _features("classifier", rng, batch=6)
     copies = {k: np.repeat(v[:1], 6, axis=0) for k, v in features.items()}  # six copies of one example
@@ -174,7 +175,7 @@ def test_dropout_masks_are_drawn_per_example_inside_the_vectorised_map_under_xla
 def test_refuses_loss_scaling_and_regularisation_losses(rng):
     keras.mixed_precision.set_global_policy("mixed_float16")
     model = _task("classifier")
-    model.enable_dp(1.0, 1.0)
+    enable_dp(model, 1.0, 1.0)
     model.compile(optimizer=keras.optimizers.SGD(0.1))
     with pytest.raises(ValueError, match="mixed_float16 loss scaling"):
         model.train_on_batch(_features("classifier", rng))
@@ -182,19 +183,19 @@ def test_refuses_loss_scaling_and_regularisation_losses(rng):
     model = _task("classifier")
     model.add_loss(lambda: 1e-4 * tf.reduce_sum(model.trainable_weights[0] ** 2))
     with pytest.raises(ValueError, match="regularisation losses"):
-        model.enable_dp(1.0, 1.0)
+        enable_dp(model, 1.0, 1.0)
 
 
 def test_enable_dp_keeps_serialisation_and_rejects_bad_settings():
     model = _task("causal_lm")
     config = model.get_config()
-    model.enable_dp(1.0, 1.1)
+    enable_dp(model, 1.0, 1.1)
     assert model.get_config() == config  # DP is a training setting, like the optimizer
-    assert type(model).from_config(model.get_config()).dp_sgd is None
+    assert type(model).from_config(model.get_config()).gradient_strategy is None
     with pytest.raises(ValueError, match="l2_norm_clip"):
-        model.enable_dp(0.0, 1.0)
+        enable_dp(model, 0.0, 1.0)
     with pytest.raises(ValueError, match="noise_multiplier"):
-        model.enable_dp(1.0, -1.0)
+        enable_dp(model, 1.0, -1.0)
 
 
 # -- MirroredStrategy over 2 logical CPUs (subprocess) ----------------------------------------------------------------
@@ -208,7 +209,7 @@ def _distributed_main(checkpoint_dir):
         with mirrored.scope():
             model = BertClassifier(factories.bert_backbone(**SMALL, dropout=dropout), num_classes=3, dropout=dropout)
             model.set_weights(weights)
-            model.enable_dp(l2_norm_clip, noise_multiplier, seed=3)
+            enable_dp(model, l2_norm_clip, noise_multiplier, seed=3)
             model.compile(optimizer=keras.optimizers.SGD(1.0))
         return model
 

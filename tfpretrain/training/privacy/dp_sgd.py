@@ -1,5 +1,10 @@
 """DP-SGD (Abadi et al. 2016) inside Task.train_step: per-example clipping + Gaussian noise.
 
+    enable_dp(task, l2_norm_clip, noise_multiplier, seed)   # before compile / fit, in the strategy scope
+
+sets a DPSGD object as the task's gradient strategy (models/task.py asks it for the gradients; models never
+import training).
+
 One step, over a global batch of n examples split across replicas and micro-batches:
 
     g = ( sum_i clip(grad loss_i, C)  +  N(0, (sigma * C)^2 I) ) / n,      clip(v, C) = v * min(1, C / |v|_2)
@@ -41,10 +46,19 @@ from tensorflow.python.ops.parallel_for import pfor
 
 from tfpretrain.keras import keras
 from tfpretrain.layers import dropout as dropout_lib
+from tfpretrain.models.task import replica_sum
+
+
+def enable_dp(task, l2_norm_clip, noise_multiplier, seed=0):
+    """Train `task` with DP-SGD from now on (call in the strategy scope, before `fit`; a checkpoint then holds the
+    noise generator too). Logs `dp_clipped_fraction`: the share of each step's examples that were clipped."""
+    check_supported(task)
+    task.set_gradient_strategy(DPSGD(l2_norm_clip, noise_multiplier, seed))
 
 
 class DPSGD(tf.Module):
-    """The mechanism's settings and its noise generator (tracked: a checkpoint restores the noise stream)."""
+    """A Task's gradient strategy: the mechanism's settings, its noise generator (tracked: a checkpoint restores the
+    noise stream) and the clipped fraction it logs."""
 
     def __init__(self, l2_norm_clip, noise_multiplier, seed=0):
         super().__init__(name="dp_sgd")
@@ -57,6 +71,29 @@ class DPSGD(tf.Module):
         self.seed = int(seed)
         with tf.init_scope():  # a strategy-scope generator gives each replica its own stream
             self.generator = tf.random.Generator.from_seed(self.seed)
+        self.clipped_fraction = keras.metrics.Mean(name="dp_clipped_fraction")
+
+    @property
+    def metrics(self):
+        return [self.clipped_fraction]
+
+    def gradients(self, task, features, denominators):
+        """(sum of clipped per-example gradients over micro-batches and replicas + noise once) / global batch.
+        The returned loss is the usual share of the global-batch loss, for logging only."""
+        check_supported(task)
+        variables = task.trainable_variables
+
+        def clipped_sum(micro):
+            outputs, grads, clipped = clipped_gradient_sum(task, micro, variables, self.l2_norm_clip)
+            task.update_task_metrics(micro, outputs)
+            return task.loss_share(micro, outputs, denominators), grads, clipped
+
+        zeros = (tf.constant(0.0), [tf.zeros_like(v) for v in variables], tf.constant(0.0))
+        loss, grads, clipped = task.accumulate(features, clipped_sum, zeros)
+        grads = replica_sum([g + noise for g, noise in zip(grads, self.noise(variables))])
+        batch_size = replica_sum(tf.cast(tf.shape(tf.nest.flatten(features)[0])[0], tf.float32))
+        self.clipped_fraction.update_state(replica_sum(clipped) / batch_size)
+        return loss, [g / batch_size for g in grads]
 
     def noise(self, variables):
         """This replica's share of the step's noise: one float32 tensor per variable, stddev sigma*C/sqrt(R)."""
