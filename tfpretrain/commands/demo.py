@@ -61,9 +61,9 @@ def write_corpus(directory):
     return str(directory / "*.txt"), len(documents)
 
 
-def _prepare(task, pattern, out, vocabulary_size, sequence_length):
+def _prepare(family, pattern, out, vocabulary_size, sequence_length):
     config = load_prepare_config(data={
-        "task": task,
+        "family": family,
         "sources": [{"type": "text", "path": pattern, "split_by": "blank_line"}],
         "output": str(out),
         "sequence_length": sequence_length,
@@ -76,9 +76,9 @@ def _prepare(task, pattern, out, vocabulary_size, sequence_length):
     return prepare(config, IN_MEMORY)
 
 
-def _pretrain(task, data_dir, run_dir, steps, sequence_length, learning_rate):
+def _pretrain(family, data_dir, run_dir, steps, sequence_length, learning_rate):
     experiment = load_experiment(data={
-        "model": {"preset": f"{task}_tiny", "vocabulary_size": "data", "max_sequence_length": sequence_length},
+        "model": {"preset": f"{family}_tiny", "vocabulary_size": "data", "max_sequence_length": sequence_length},
         "data": {"train": str(data_dir), "max_predictions_per_seq": 10},
         "trainer": {
             "strategy": "cpu",
