@@ -134,7 +134,8 @@ def test_valid_configs_round_trip(cls, heads, head_dim, layers, vocab, max_len, 
 
 def test_lookup_by_name_and_model_type_with_one_clear_error():
     assert families.get("bert").config_class is BertConfig and families.get("gpt2").config_class is GPT2Config
-    assert families.by_model_type("gpt2").name == "gpt2"
+    assert families.by_model_type("gpt2") is families.get("gpt2")
+    assert len({families.get("bert"), families.get("bert").converter, families.get("gpt2")}) == 3  # hashable
     with pytest.raises(UserError, match=r"^runs/x: unknown model family 't5'; known families: bert, gpt2$"):
         families.get("t5", source="runs/x")
     with pytest.raises(UserError, match=r"^m/config.json: model_type 'roberta' is not supported; known model types: "

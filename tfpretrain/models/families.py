@@ -31,7 +31,7 @@ MASKED, CAUSAL = "masked", "causal"
 MODELS_DIR = CONFIGS_DIR / "models"
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)  # one instance per family: compared and hashed by identity
 class Family:
     name: str
     config_class: type[ModelConfig]

@@ -31,7 +31,7 @@ class MissingHeadError(UserError):
     would print meaningless numbers, so loading stops with one line naming the head, the use and the path."""
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)  # one instance per family
 class Converter:
     family: str  # its models/families.py name
     base_prefix: str  # the base model's prefix in task checkpoints: "bert." / "transformer."
