@@ -1,0 +1,41 @@
+"""GPT2CausalLM: the model harness, the next-token loss over real targets, the tied output projection.
+(generate(): tests/models/test_sampling.py.)"""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.support import factories
+from tests.support.model_harness import check_model
+from tfpretrain.data import features as F
+from tfpretrain.keras import keras
+from tfpretrain.models.gpt2.gpt2_causal_lm import GPT2CausalLM
+
+
+def _lm():
+    return GPT2CausalLM(factories.gpt2_backbone())
+
+
+def test_harness(rng, tmp_path):
+    check_model(_lm, factories.causal_lm_features(rng), (4, 16, factories.VOCAB), tmp_path)
+
+
+def test_loss_skips_padding_targets(rng):
+    model = _lm()
+    features = factories.causal_lm_features(rng)
+    logits = model(features).numpy()
+    ids, mask = features[F.TOKEN_IDS], features[F.PADDING_MASK]
+    ce = tf.nn.sparse_softmax_cross_entropy_with_logits(ids[:, 1:], logits[:, :-1]).numpy()
+    expected = (ce * mask[:, 1:]).sum() / mask[:, 1:].sum()
+    model.compile(optimizer=keras.optimizers.SGD(0.0))
+    assert model.evaluate(features, verbose=0, return_dict=True)["loss"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_output_projection_is_the_token_embedding(rng):
+    """The LM head adds no weights: logits = hidden @ E^T."""
+    model = _lm()
+    features = factories.causal_lm_features(rng)
+    assert len(model.trainable_weights) == len(model.backbone.trainable_weights)
+    hidden = model.backbone(features).numpy()
+    table = model.backbone.token_embedding.embeddings.numpy()
+    np.testing.assert_allclose(model(features).numpy(), hidden @ table.T, rtol=1e-5, atol=1e-5)
