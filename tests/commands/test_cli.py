@@ -147,6 +147,17 @@ def test_prepare_bad_input(tmp_path, capsys):
     assert not out.exists()  # prepare had created it before reading the sources
 
 
+def test_prepare_bad_input_leaves_an_earlier_corpus_as_it_was(tmp_path, capsys):
+    out = tmp_path / "prepared"
+    out.mkdir()
+    (out / "manifest.json").write_text('{"splits": {}}')  # an earlier, finished run
+    (out / "train-00000-of-00001.tfrecord").write_bytes(b"records")
+    before = _tree(out)
+    _bad_input(["prepare", "--config", str(ROOT / "configs" / "data" / "bert_wordpiece.yaml"), "--input",
+                str(tmp_path / "typo" / "*.txt"), "--output", str(out)], capsys)
+    assert _tree(out) == before
+
+
 def test_pretrain_bad_input(tmp_path, capsys):
     out = tmp_path / "run"
     line = _bad_input(["pretrain", "--config", str(ROOT / "configs" / "pretrain" / "bert_tiny.yaml"), "--out",

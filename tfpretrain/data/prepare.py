@@ -154,13 +154,13 @@ def prepare(config, pipeline_args=None):
     gfile = _gfile()
     out, work = config.output, posixpath.join(config.output, WORK_DIR)
     start = time.monotonic()
+    sources = [corpus.parse_source(spec) for spec in config.sources]  # a bad source leaves OUT as it was
+    reads = corpus.plan_reads(sources)
     gfile.makedirs(out)
     previous_tokenizer = _previous_tokenizer(out, work)
     if gfile.exists(posixpath.join(out, M.MANIFEST_FILE)):
         gfile.remove(posixpath.join(out, M.MANIFEST_FILE))  # from here until the end the directory is unfinished
     remove_temp_files(out)
-    sources = [corpus.parse_source(spec) for spec in config.sources]
-    reads = corpus.plan_reads(sources)
     log.info("prepare %s: %d read units from %d sources -> %s", config.family, len(reads), len(sources), out)
 
     clean_marker = posixpath.join(work, "clean.done")
