@@ -15,6 +15,8 @@ import glob
 import json
 import logging
 import os
+import urllib.error
+import urllib.request
 
 import tensorflow as tf
 
@@ -120,6 +122,47 @@ def set_precision(policy):
     if policy not in POLICIES:
         raise ValueError(f"unknown precision policy {policy!r}; expected one of {', '.join(POLICIES)}")
     keras.mixed_precision.set_global_policy(policy)
+
+
+def _tpu_accelerator_type(strategy):
+    """What the TPU system says it is: the device's own description, else the Cloud TPU API behind a named TPU
+    (acceleratorType, e.g. "v3-8"), else $TPU_ACCELERATOR_TYPE (GKE), else the TPU VM's metadata server
+    (instance/attributes/accelerator-type, e.g. "v4-8"): TensorFlow's device details are empty on TPUs."""
+    for device in tf.config.list_physical_devices("TPU"):
+        name = tf.config.experimental.get_device_details(device).get("device_name")
+        if name:
+            return name
+    client = getattr(getattr(strategy, "cluster_resolver", None), "_cloud_tpu_client", None)
+    if client is not None and hasattr(client, "accelerator_type") and client.api_available():
+        try:
+            return client.accelerator_type()
+        except (ValueError, RuntimeError) as e:  # no API access from here: try the next source
+            log.info("Cloud TPU API gave no accelerator type (%s)", e)
+    if os.environ.get("TPU_ACCELERATOR_TYPE"):
+        return os.environ["TPU_ACCELERATOR_TYPE"]
+    return _gce_metadata("instance/attributes/accelerator-type")
+
+
+def _gce_metadata(path, timeout=2.0):
+    """A GCE metadata value, or None off Google Cloud (asked only when TPU devices exist)."""
+    request = urllib.request.Request(f"http://metadata.google.internal/computeMetadata/v1/{path}",
+                                     headers={"Metadata-Flavor": "Google"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.read().decode().strip() or None
+    except (urllib.error.URLError, OSError) as e:
+        log.info("no GCE metadata %s (%s)", path, e)
+        return None
+
+
+def device_kind(strategy=None):
+    """The accelerator this process trains on, as its system names it ("TPU v4", "v5litepod-16", "NVIDIA H100 80GB
+    HBM3"; training/flops.py maps it to a peak), or None on CPUs and when nothing says."""
+    if tf.config.list_logical_devices("TPU"):
+        return _tpu_accelerator_type(strategy)
+    for device in tf.config.list_physical_devices("GPU")[:1]:
+        return tf.config.experimental.get_device_details(device).get("device_name")
+    return None
 
 
 def describe(strategy):
