@@ -1,5 +1,6 @@
-"""The trainer end to end on prepared corpora: falling loss and a complete run directory, strict experiment
-configs, and resume after SIGKILL replaying the uninterrupted run's losses (deterministic mode)."""
+"""The trainer end to end on prepared corpora: falling loss, MFU and a complete run directory, strict experiment
+configs, and preemption through the CLI: SIGTERM (a checkpoint at the step reached, no final/) and SIGKILL, each
+resumed with --resume to the uninterrupted run's losses (deterministic mode)."""
 
 import json
 import os
@@ -7,15 +8,18 @@ import signal
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
-from tests.support import ROOT
+from tests.support import ROOT, preemption
 from tests.support.corpus import IN_MEMORY, WORDS, corpus_config, write_corpus
 from tests.support.experiments import tiny_experiment
 from tfpretrain.config import ConfigError
+from tfpretrain.training import flops
 from tfpretrain.training.experiment import load_experiment
 
 
@@ -46,12 +50,21 @@ def _metrics(run_dir):
 def test_pretrain_loss_falls_and_run_dir_is_complete(task, corpora, tmp_path):
     from tfpretrain.training.trainer import pretrain
 
-    experiment = load_experiment(data=tiny_experiment(task, corpora[task], validation_every=10, validation_steps=2))
+    experiment = load_experiment(data=tiny_experiment(task, corpora[task], validation_every=10, validation_steps=2,
+                                                      peak_flops_per_device=1e12))
     pretrain(experiment, str(tmp_path), verbose=0)
     metrics = _metrics(tmp_path)
     assert sorted(metrics) == [10, 20, 30]
     assert metrics[30]["loss"] < metrics[10]["loss"]
     assert {"learning_rate", "gradient_norm", "tokens_per_s", "val_loss"} <= set(metrics[30])
+    assert "val_gradient_norm" not in metrics[30]  # validation logs only what it measures
+    # MFU = training FLOPs per step (checked against the model graph in test_flops.py) x steps/s / (peak x 1 replica)
+    resolved = yaml.safe_load((tmp_path / "experiment.yaml").read_text())
+    sequence_length = json.loads((corpora[task] / "manifest.json").read_text())["sequence_length"]
+    per_step = flops.training_flops_per_step(types.SimpleNamespace(**resolved["model"]), 8, sequence_length,
+                                             5 if task == "bert" else None)  # batch 8, 5 masked positions
+    for line in metrics.values():
+        assert line["mfu"] == pytest.approx(per_step * line["steps_per_s"] / 1e12, rel=1e-9)
     assert (tmp_path / "final" / "config.json").exists() and (tmp_path / "tokenizer.json").exists()
     assert (tmp_path / "experiment.yaml").exists() and list((tmp_path / "tensorboard" / "train").iterdir())
     assert sorted(p.name for p in (tmp_path / "checkpoints").glob("ckpt-*.index")) == [
@@ -82,44 +95,71 @@ def test_model_and_data_mismatch_is_one_clear_error(corpora, tmp_path):
         pretrain(experiment, str(tmp_path / "run"), verbose=0)
 
 
-def _train_subprocess(data_dir, run_dir, resume=False):
-    experiment = tiny_experiment("bert", data_dir, train_steps=16, log_every=1, checkpoint_every=6, deterministic=True)
-    script = (
-        "import json, sys; from tfpretrain.training.experiment import load_experiment;"
-        "from tfpretrain.training.trainer import pretrain;"
-        f"pretrain(load_experiment(data=json.loads(sys.argv[1])), {str(run_dir)!r}, resume={resume}, verbose=0)"
-    )
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_DETERMINISTIC_OPS": "1"}
-    return subprocess.Popen([sys.executable, "-c", script, json.dumps(experiment)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+PREEMPTED = dict(train_steps=16, log_every=1, checkpoint_every=6, deterministic=True)
 
 
-def test_sigkill_then_resume_replays_the_uninterrupted_losses(corpora, tmp_path):
+def _pretrain_cli(data_dir, run_dir, log, resume=False):
+    """`tfpretrain pretrain` in a subprocess on a 16-step deterministic experiment, checkpoints every 6 steps."""
+    config = Path(run_dir).with_suffix(".json")
+    config.write_text(json.dumps(tiny_experiment("bert", data_dir, **PREEMPTED)))
+    return preemption.start_cli(["pretrain", "--config", config, "--out", run_dir, "--verbose", "0",
+                                 *(["--resume"] if resume else [])], log)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(corpora, tmp_path_factory):
+    """The losses of the preemption tests' experiment run without interruption: step -> metrics line."""
+    run = tmp_path_factory.mktemp("uninterrupted") / "run"
+    log = run.with_suffix(".log")
+    preemption.finish(_pretrain_cli(corpora["bert"], run, log), log)
+    return _metrics(run)
+
+
+def _assert_replayed(run_dir, uninterrupted, steps):
+    resumed = _metrics(run_dir)
+    np.testing.assert_allclose([resumed[s]["loss"] for s in steps], [uninterrupted[s]["loss"] for s in steps],
+                               atol=1e-5)
+    accuracy = [(resumed[s]["mlm_accuracy"], uninterrupted[s]["mlm_accuracy"]) for s in steps]
+    np.testing.assert_allclose(*zip(*accuracy))
+
+
+def test_sigkill_then_resume_replays_the_uninterrupted_losses(corpora, uninterrupted, tmp_path):
     """Kill -9 after the step-6 checkpoint, mid-run; --resume then logs the same losses as a run never killed."""
-    reference, killed = tmp_path / "reference", tmp_path / "killed"
-    proc = _train_subprocess(corpora["bert"], reference)
-    assert proc.wait(timeout=600) == 0, proc.stderr.read()[-3000:]
-
-    proc = _train_subprocess(corpora["bert"], killed)
+    killed, log = tmp_path / "killed", tmp_path / "killed.log"
+    proc = _pretrain_cli(corpora["bert"], killed, log)
     try:
-        deadline = time.monotonic() + 600
-        while not (killed / "metrics.jsonl").exists() or max(_metrics(killed)) < 9:
-            assert proc.poll() is None, proc.stderr.read()[-3000:]
-            assert time.monotonic() < deadline, "training never reached step 9"
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGKILL)
+        preemption.interrupt_at(proc, killed, 9, signal.SIGKILL, log)
     finally:
         proc.kill()
         proc.wait(timeout=60)
     assert max(_metrics(killed)) < 16  # really interrupted
 
-    proc = _train_subprocess(corpora["bert"], killed, resume=True)
-    assert proc.wait(timeout=600) == 0, proc.stderr.read()[-3000:]
-    expected, resumed = _metrics(reference), _metrics(killed)
-    steps = range(7, 17)  # everything after the last checkpoint before the kill
-    np.testing.assert_allclose([resumed[s]["loss"] for s in steps], [expected[s]["loss"] for s in steps], atol=1e-5)
-    accuracy = [(resumed[s]["mlm_accuracy"], expected[s]["mlm_accuracy"]) for s in steps]
-    np.testing.assert_allclose(*zip(*accuracy))
+    preemption.finish(_pretrain_cli(corpora["bert"], killed, log, resume=True), log)
+    _assert_replayed(killed, uninterrupted, range(7, 17))  # everything after the last checkpoint before the kill
+
+
+@pytest.mark.slow
+def test_sigterm_checkpoints_the_step_reached_and_resume_replays_the_losses(corpora, uninterrupted, tmp_path):
+    """SIGTERM mid-run (after step 8 of 16): a clean exit, a checkpoint at the step reached, no final/; --resume then
+    continues from that step and logs the uninterrupted run's losses."""
+    run, log = tmp_path / "run", tmp_path / "run.log"
+    proc = _pretrain_cli(corpora["bert"], run, log)
+    try:
+        preemption.interrupt_at(proc, run, 8, signal.SIGTERM, log)
+        preemption.finish(proc, log, timeout=300)  # exit status 0
+    finally:
+        proc.kill()
+    reached = max(_metrics(run))
+    assert 8 <= reached < 16, reached  # really interrupted
+    saved = preemption.checkpoint_steps(run / "checkpoints")
+    assert saved[-1] == reached and set(saved[:-1]) <= {6, 12}, saved  # the step reached, saved
+    assert not (run / "final").exists()
+    assert "stopped by SIGTERM at step" in log.read_text()
+
+    preemption.finish(_pretrain_cli(corpora["bert"], run, log, resume=True), log)
+    assert (run / "final" / "config.json").exists()
+    assert preemption.checkpoint_steps(run / "checkpoints")[-1] == 16
+    _assert_replayed(run, uninterrupted, range(1, 17))  # the first session's steps and the resumed ones
 
 
 def test_generate_and_export_cli_on_a_gpt2_run(corpora, tmp_path, capsys):
@@ -175,16 +215,3 @@ def test_two_workers_through_the_cli_train_the_same_global_model(corpora, tmp_pa
     assert sorted(chief) == [1, 2, 3, 4]
     assert [chief[s]["loss"] for s in chief] == [other[s]["loss"] for s in chief]
     assert (run / "final" / "config.json").exists() and (run / "checkpoints" / "ckpt-4.index").exists()
-
-
-def test_step_limit_stops_fit_mid_epoch():
-    import numpy as np
-
-    from tfpretrain.keras import keras
-    from tfpretrain.training.callbacks import StepLimit
-
-    model = keras.Sequential([keras.layers.Dense(1)])
-    model.compile(optimizer="sgd", loss="mse")
-    x = np.zeros((64, 2), np.float32)
-    history = model.fit(x, x[:, :1], batch_size=4, epochs=2, steps_per_epoch=3, verbose=0, callbacks=[StepLimit(4)])
-    assert int(model.optimizer.iterations.numpy()) == 4 and len(history.history["loss"]) == 2

@@ -40,6 +40,7 @@ CONFIGS = CONFIGS_DIR
 CANARIES = {"count": 3, "repetitions": [1, 8, 32]}
 # DP-SGD for the second fine-tune: sigma 0.6 over 100 steps of 32 from 4,000 examples: a single-digit epsilon.
 DP = {"enabled": True, "l2_norm_clip": 1.0, "noise_multiplier": 0.6}
+EVAL_EXAMPLES = 1500  # the synthetic eval split; fine-tuning validates on all of it
 
 
 def write_corpus(directory):
@@ -126,7 +127,8 @@ def _audits(out, stamp):
 def _finetune(run_dir, out, labeled, steps, dp=None):
     """Fine-tune a classifier from the demo's BERT on the synthetic data -> its metrics.jsonl lines."""
     trainer = {"strategy": "cpu", "global_batch_size": 32, "train_steps": steps, "log_every": max(steps // 3, 1),
-               "validation_every": steps, "optimizer": {"learning_rate": 1e-3, "warmup_steps": steps // 10}}
+               "validation_every": steps, "validation_steps": -(-EVAL_EXAMPLES // 32),  # the whole eval split
+               "optimizer": {"learning_rate": 1e-3, "warmup_steps": steps // 10}}
     if dp:
         trainer["dp"] = dp
     experiment = load_finetune_experiment(data={
@@ -176,7 +178,7 @@ def run_demo(out_dir="runs/demo", bert_steps=300, gpt2_steps=300, finetune_steps
     labeled = out / "labeled"
     labeled.mkdir()
     write_csv(labeled / "train.csv", make_examples(4000, seed=seed, bias=bias))
-    write_csv(labeled / "eval.csv", make_examples(1500, seed=seed + 1, bias=0.0))
+    write_csv(labeled / "eval.csv", make_examples(EVAL_EXAMPLES, seed=seed + 1, bias=0.0))
     print(f"{stamp()} synthetic labeled data (bias {bias} planted in gender=female of the train split) -> {labeled}")
     classifier_log = _finetune(out / "classifier", out, labeled, finetune_steps)
     print(f"{stamp()} fine-tuned: loss {classifier_log[0]['loss']:.3f} -> {classifier_log[-1]['loss']:.3f}, "

@@ -52,7 +52,7 @@ class Task(keras.Model):
         self.loss_tracker = keras.metrics.Mean(name="loss")
         # A metric, not a bare log value: Keras then reads every log from the metrics themselves, which is what
         # keeps epoch logs right under MultiWorkerMirroredStrategy (it sums other returned values over workers).
-        # Mean over the logging interval; test_step leaves it untouched (evaluate logs it as 0).
+        # Mean over the logging interval; training-only, so test_step does not report it.
         self.gradient_norm_tracker = keras.metrics.Mean(name="gradient_norm")
         self.task_metrics = []
         self.gradient_strategy = None
@@ -157,7 +157,9 @@ class Task(keras.Model):
         loss = self.loss_share(features, outputs, self._global_denominators(features))
         self.update_task_metrics(features, outputs)
         self.loss_tracker.update_state(replica_sum(loss))
-        return {m.name: m.result() for m in self.metrics}
+        # Only what evaluation measures: the training-only trackers (gradient norm, DP's clipped fraction) would be
+        # logged as val_...: 0 in the progress line, metrics.jsonl and TensorBoard.
+        return {m.name: m.result() for m in (self.loss_tracker, *self.task_metrics)}
 
     # -- serialisation -----------------------------------------------------------------------------------------
     def get_config(self):

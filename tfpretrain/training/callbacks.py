@@ -1,5 +1,5 @@
 """Keras callbacks of the trainer: checkpoints (periodic and on SIGTERM), per-interval scalars (TensorBoard and
-metrics.jsonl: loss, metrics, learning rate, gradient norm, tokens/s, MFU) and the step limit.
+metrics.jsonl: loss, metrics, learning rate, gradient norm, tokens/s, MFU).
 
 The trainer runs `fit` with one Keras epoch per `log_every` steps, so Keras' own metric averaging gives the mean
 over each logging interval and the progress bar prints one line per interval.
@@ -20,7 +20,8 @@ log = logging.getLogger(__name__)
 
 
 class CheckpointCallback(keras.callbacks.Callback):
-    """Save every `every` steps, at the end, and when SIGTERM arrives (preemption): then save and stop.
+    """Save every `every` steps, at the end, and when SIGTERM arrives (preemption): then save and stop. Also stops
+    `fit` at exactly `train_steps` when log_every does not divide it (fit runs whole epochs).
 
     tf.train.CheckpointManager writes the checkpoint files first and only then rewrites the `checkpoint` index
     atomically, so a crash mid-save leaves `latest_checkpoint` on the previous complete checkpoint.
@@ -64,18 +65,6 @@ class CheckpointCallback(keras.callbacks.Callback):
             self._previous_handler = None
 
 
-class StepLimit(keras.callbacks.Callback):
-    """Stop at exactly `train_steps` optimizer steps when `log_every` does not divide it (fit runs whole epochs)."""
-
-    def __init__(self, train_steps):
-        super().__init__()
-        self.train_steps = train_steps
-
-    def on_train_batch_end(self, batch, logs=None):
-        if int(self.model.optimizer.iterations.numpy()) >= self.train_steps:
-            self.model.stop_training = True
-
-
 class ScalarLogger(keras.callbacks.Callback):
     """At each interval end: scalars to TensorBoard (RUN/tensorboard/train) and one line to RUN/metrics.jsonl.
 
@@ -101,9 +90,7 @@ class ScalarLogger(keras.callbacks.Callback):
         if not steps:
             return
         seconds = time.perf_counter() - self._start_time
-        # val_gradient_norm (and DP's val_dp_clipped_fraction) are evaluate's untouched trackers (0), not measurements
-        untouched = ("val_gradient_norm", "val_dp_clipped_fraction")
-        scalars = {k: float(v) for k, v in (logs or {}).items() if k not in untouched}
+        scalars = {k: float(v) for k, v in (logs or {}).items()}
         scalars["learning_rate"] = float(_learning_rate(self.model.optimizer, step))
         scalars["tokens_per_s"] = steps * self.tokens_per_step / seconds
         scalars["steps_per_s"] = steps / seconds

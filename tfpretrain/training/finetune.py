@@ -1,6 +1,8 @@
 """Fine-tune a BertClassifier from a pretraining run or a Hugging Face checkpoint (configs/finetune/*.yaml).
 
     RUN/finetune.yaml   the resolved config
+    RUN/checkpoints/    every trainer.checkpoint_every steps, at the end and on SIGTERM (then nothing below is
+                        written: `--resume` continues from the step reached, skipping the batches already consumed)
     RUN/metrics.jsonl   one line per logging interval (and RUN/tensorboard/)
     RUN/energy.json     energy and CO2 of fine-tuning (codecarbon offline; training/energy.py)
     RUN/privacy.json    with trainer.dp.enabled: DP-SGD's settings and epsilon spent (training/privacy_budget.py)
@@ -11,19 +13,28 @@
 """
 
 import dataclasses
+import json
 import logging
 import os
+import platform
+
+import tensorflow as tf
 
 from tfpretrain.config import ConfigError, apply_overrides, dump_yaml, load_dataclass, load_yaml, with_defaults
+from tfpretrain.data.eval_records import write_eval_tfrecords
+from tfpretrain.data.labeled import FinetuneData, make_classifier_dataset, read_examples
+from tfpretrain.data.tokenizer import load_tokenizer
 from tfpretrain.keras import keras
+from tfpretrain.models.bert.bert_classifier import BertClassifier
 from tfpretrain.runs import RunDir, find_checkpoint
-from tfpretrain.training import distribute, flops
-from tfpretrain.training.callbacks import ScalarLogger, StepLimit
+from tfpretrain.training import checkpointing, distribute, flops
+from tfpretrain.training.callbacks import CheckpointCallback, ScalarLogger
 from tfpretrain.training.energy import EnergyTracker
 from tfpretrain.training.experiment import TrainerConfig
+from tfpretrain.training.export import export_classifier, export_hf
 from tfpretrain.training.privacy.accounting import PrivacyLedger
 from tfpretrain.training.privacy.dp_sgd import enable_dp
-from tfpretrain.training.trainer import build_optimizer_from_config
+from tfpretrain.training.trainer import build_optimizer_from_config, device_peak_flops
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +71,12 @@ def load_finetune_experiment(path=None, overrides=(), *, data=None):
             mapping[key] = with_defaults(LabeledData, mapping[key])
     mapping = apply_overrides(mapping, overrides, source)
     experiment = load_dataclass(FinetuneExperiment, mapping, source)
+    if experiment.trainer.validation_every and experiment.eval is None:
+        raise ConfigError(source, "trainer.validation_every", "validation needs an eval section; or set it to 0")
     return dataclasses.replace(experiment, source=source)
 
 
 def _labeled(data, num_classes):
-    from tfpretrain.data.labeled import FinetuneData
-
     return FinetuneData(
         source=data.source,
         text_field=data.text_field,
@@ -80,30 +91,21 @@ def _labeled(data, num_classes):
 
 def _write_run_info(run_dir, strategy):
     """RUN/run_info.json: where it ran (strategy, devices, TF version), for the model card."""
-    import json
-    import platform
-
-    import tensorflow as tf
-
     info = {**distribute.describe(strategy), "tensorflow": tf.__version__, "machine": platform.machine(),
             "cpus": os.cpu_count()}
     with open(RunDir(run_dir).run_info, "w") as f:
         json.dump(info, f, indent=2)
 
 
-def finetune(experiment, run_dir, verbose=1):
-    """Fine-tune, export and write the evaluation data; returns the Keras History."""
-    from tfpretrain.data.eval_records import write_eval_tfrecords
-    from tfpretrain.data.labeled import make_classifier_dataset, read_examples
-    from tfpretrain.data.tokenizer import load_tokenizer
-    from tfpretrain.models.bert.bert_classifier import BertClassifier
-    from tfpretrain.training.export import export_classifier, export_hf
-
+def finetune(experiment, run_dir, resume=False, verbose=1):
+    """Fine-tune (or resume), export and write the evaluation data; returns the Keras History of this invocation
+    (None when a resumed run had no steps left). Stopped by SIGTERM: a checkpoint at the step reached, no export."""
     t, e, run = experiment.trainer, experiment, RunDir(run_dir)
     init = find_checkpoint(e.init)
     tokenizer_path = init.tokenizer_path
     if os.path.exists(run.export):
         raise FileExistsError(f"{run_dir} already holds a fine-tuned export; use a new --out")
+    checkpointing.refuse_without_resume(run.checkpoints, resume, run_dir)
     tokenizer = load_tokenizer(tokenizer_path)
     train_examples = read_examples(_labeled(e.train, e.num_classes), limit=e.train.limit)
     eval_examples = read_examples(_labeled(e.eval, e.num_classes), limit=e.eval.limit) if e.eval else []
@@ -112,6 +114,8 @@ def finetune(experiment, run_dir, verbose=1):
     dump_yaml(resolved, run.finetune_config)
 
     keras.utils.set_random_seed(t.seed)
+    if t.deterministic:  # the input order is fixed already: one shuffle from the seed, no parallel stage
+        tf.config.experimental.enable_op_determinism()
     strategy = distribute.get_strategy(t.strategy)
     distribute.set_precision(t.precision)
     _write_run_info(run_dir, strategy)
@@ -127,30 +131,42 @@ def finetune(experiment, run_dir, verbose=1):
                               f"{e.sequence_length} exceeds the checkpoint's {model.backbone.max_sequence_length}")
         model.compile(optimizer=build_optimizer_from_config(t), jit_compile=t.jit_compile,
                       steps_per_execution=t.steps_per_execution)
+        manager = checkpointing.restore_or_start(model, run.checkpoints, t.keep_checkpoints, resume)
+    step = int(model.optimizer.iterations.numpy())
+    # The data position is the step: a resumed run skips the batches its checkpoint consumed (same seed, same order).
     train_data = make_classifier_dataset(train_examples, tokenizer, e.sequence_length, t.global_batch_size,
-                                         shuffle=True, seed=t.seed, repeat=True)
+                                         shuffle=True, seed=t.seed, repeat=True).skip(step)
     fit_kwargs = {}
-    if eval_examples and t.validation_every:
+    if t.validation_every:
         fit_kwargs = dict(
             validation_data=make_classifier_dataset(eval_examples, tokenizer, e.sequence_length,
-                                                    t.global_batch_size, shuffle=False, drop_remainder=False),
+                                                    t.global_batch_size, shuffle=False,
+                                                    drop_remainder=False).take(t.validation_steps),
             validation_freq=max(t.validation_every // t.log_every, 1),
         )
-    logger = ScalarLogger(run_dir, tokens_per_step=t.global_batch_size * e.sequence_length)
-    callbacks = [StepLimit(t.train_steps), logger]
+    logger = ScalarLogger(run_dir, tokens_per_step=t.global_batch_size * e.sequence_length,
+                          flops_per_step=flops.classifier_training_flops_per_step(
+                              model.backbone, e.num_classes, t.global_batch_size, e.sequence_length),
+                          peak_flops=device_peak_flops(t, strategy))
+    checkpoints = CheckpointCallback(manager, t.checkpoint_every, t.train_steps)
+    callbacks = [checkpoints, logger]
     if energy is not None:
-        energy.flops_per_step = flops.classifier_training_flops_per_step(
-            model.backbone, e.num_classes, t.global_batch_size, e.sequence_length)
+        energy.flops_per_step = logger.flops_per_step
         logger.extra_scalars.append(energy.scalars)
         callbacks.append(energy)
     # DP-SGD: one labelled example is the privacy unit; sampling rate = global batch / training examples
     privacy = PrivacyLedger(t.dp, t.global_batch_size, len(train_examples), "one example") if t.dp.enabled else None
     if privacy is not None:
         logger.extra_scalars.append(privacy.scalars)
-    history = model.fit(train_data, epochs=-(-t.train_steps // t.log_every), steps_per_epoch=t.log_every,
-                        callbacks=callbacks, verbose=verbose, **fit_kwargs)
-    if privacy is not None:
+    history = None
+    if step < t.train_steps:
+        history = model.fit(train_data, initial_epoch=step // t.log_every, epochs=-(-t.train_steps // t.log_every),
+                            steps_per_epoch=t.log_every, callbacks=callbacks, verbose=verbose, **fit_kwargs)
+    if privacy is not None:  # the budget spent by every step so far, also when preempted
         privacy.write(run_dir, int(model.optimizer.iterations.numpy()))
+    if checkpoints.preempted:
+        log.warning("stopped by SIGTERM at step %d; run again with --resume", int(model.optimizer.iterations.numpy()))
+        return history
     export_classifier(model, run.export, e.sequence_length, label_key="label")
     export_hf(model, run.final, tokenizer_path)
     if eval_examples:

@@ -23,7 +23,7 @@ from tfpretrain.data.manifest import check_compatible, read_manifest
 from tfpretrain.keras import keras
 from tfpretrain.models import families
 from tfpretrain.runs import RunDir
-from tfpretrain.training import distribute, flops
+from tfpretrain.training import checkpointing, distribute, flops
 from tfpretrain.training.callbacks import CheckpointCallback, ScalarLogger
 from tfpretrain.training.energy import EnergyTracker
 from tfpretrain.training.experiment import resolve_model_config, to_dict
@@ -84,16 +84,16 @@ def _dataset(strategy, experiment, manifest_dir, model_config, *, split, skip_st
     return strategy.distribute_datasets_from_function(dataset_fn)
 
 
-def _device_peak_flops(trainer):
+def device_peak_flops(trainer, strategy):
+    """trainer.peak_flops_per_device, else the known peak of the accelerator the TPU system / GPU names; None on CPUs
+    (no MFU then)."""
     if trainer.peak_flops_per_device:
         return trainer.peak_flops_per_device
-    for kind in ("TPU", "GPU"):
-        devices = tf.config.list_logical_devices(kind)
-        if devices:
-            details = tf.config.experimental.get_device_details(tf.config.list_physical_devices(kind)[0]) \
-                if tf.config.list_physical_devices(kind) else {}
-            return flops.peak_flops(details.get("device_name", kind))
-    return None  # CPUs: no meaningful peak, no MFU
+    kind = distribute.device_kind(strategy)
+    peak = flops.peak_flops(kind)
+    if kind and peak is None:
+        log.warning("no known peak FLOP/s for %r: set trainer.peak_flops_per_device to log MFU", kind)
+    return peak
 
 
 def worker_dir(strategy, run_dir):
@@ -118,10 +118,7 @@ def pretrain(experiment, run_dir, resume=False, verbose=1):
     strategy = distribute.get_strategy(t.strategy)
     run_dir = worker_dir(strategy, run_dir)
     run = RunDir(run_dir)
-    checkpoint_dir = run.checkpoints
-    has_checkpoints = tf.train.latest_checkpoint(checkpoint_dir) is not None
-    if has_checkpoints and not resume:
-        raise FileExistsError(f"{run_dir} already holds checkpoints: pass --resume to continue, or use a new --out")
+    checkpointing.refuse_without_resume(run.checkpoints, resume, run_dir)
 
     manifest = read_manifest(experiment.data.train)
     model_config = resolve_model_config(experiment, vocabulary_size=manifest["vocabulary_size"])
@@ -147,13 +144,7 @@ def pretrain(experiment, run_dir, resume=False, verbose=1):
         if t.precision == "mixed_float16":
             optimizer = keras.mixed_precision.LossScaleOptimizer(optimizer)
         model.compile(optimizer=optimizer, jit_compile=t.jit_compile, steps_per_execution=t.steps_per_execution)
-        optimizer.build(model.trainable_variables)  # slots exist before restore: no deferred restoration
-        checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
-        manager = tf.train.CheckpointManager(checkpoint, checkpoint_dir, max_to_keep=t.keep_checkpoints,
-                                             step_counter=optimizer.iterations)
-        if resume and manager.latest_checkpoint:
-            checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-            log.info("resumed from %s", manager.latest_checkpoint)
+        manager = checkpointing.restore_or_start(model, run.checkpoints, t.keep_checkpoints, resume)
     step = int(optimizer.iterations.numpy())
     if step >= t.train_steps:
         log.info("nothing to do: step %d >= train_steps %d", step, t.train_steps)
@@ -176,7 +167,7 @@ def pretrain(experiment, run_dir, resume=False, verbose=1):
             run_dir,
             tokens_per_step=t.global_batch_size * sequence_length,
             flops_per_step=flops.training_flops_per_step(model_config, t.global_batch_size, sequence_length, masked),
-            peak_flops=_device_peak_flops(t),
+            peak_flops=device_peak_flops(t, strategy),
         ),
     ]
     if energy is not None:
