@@ -97,7 +97,7 @@ class RunDir:
 
     def read_json(self, name):
         """RUN/<name> (energy.json, privacy.json, run_info.json) as a dict, or None when the run has none."""
-        return _read_json(self.join(name))
+        return read_json(self.join(name))
 
 
 def _read_yaml(path):
@@ -107,8 +107,9 @@ def _read_yaml(path):
         return yaml.safe_load(f) or {}
 
 
-def _read_json(path):
-    """A JSON file's contents, or None when it does not exist; invalid JSON is one error naming the file."""
+def read_json(path):
+    """A JSON file's contents (a run's record, a command's summary), or None when it does not exist; invalid JSON
+    is one error naming the file."""
     if not os.path.exists(path):
         return None
     with open(path) as f:

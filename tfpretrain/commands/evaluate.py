@@ -17,7 +17,6 @@ a tf.Example serving_default; or, for models scored elsewhere, a predictions tab
 """
 
 import dataclasses
-import json
 import os
 
 from tfpretrain.commands.arguments import non_negative_int, positive_int
@@ -36,7 +35,7 @@ from tfpretrain.reporting.sections.explanations import explanations_section
 from tfpretrain.reporting.sections.exposure import exposure_section
 from tfpretrain.reporting.sections.probes import probe_section
 from tfpretrain.reporting.sections.training_runs import energy_section, privacy_section
-from tfpretrain.runs import RunDir
+from tfpretrain.runs import RunDir, read_json
 
 DEFAULT_CONFIG = os.fspath(CONFIGS_DIR / "eval" / "default.yaml")
 
@@ -126,13 +125,10 @@ def _responsible_sections(out, run, settings, data, *, probes, audits, explain, 
 
 
 def _read_json(path, what):
-    if not os.path.exists(path):
+    contents = read_json(path)
+    if contents is None:
         raise FileNotFoundError(f"{path} does not exist: expected {what}")
-    with open(path) as f:
-        try:
-            return json.load(f)
-        except json.JSONDecodeError as e:
-            raise UserError(f"{path}: not valid JSON ({e}); expected {what}") from None
+    return contents
 
 
 def evaluate(out, *, model=None, data=None, predictions=None, config=None, slices=None, intersections=None,
