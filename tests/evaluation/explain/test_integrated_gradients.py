@@ -35,9 +35,10 @@ class LinearBackbone:
 
     def __init__(self, rng, causal):
         self.causal = causal
-        self.token_embedding = TokenEmbedding(factories.VOCAB, HIDDEN, initializer_range=1.0)
-        self.token_embedding(np.zeros((1, 1), np.int32))  # build
-        self.positions = rng.normal(size=(LENGTH, HIDDEN))
+        self.token_embedding = TokenEmbedding(factories.VOCAB, HIDDEN)
+        self.token_embedding(np.zeros((1, 1), np.int32))  # build; then the table from the test's seeded rng
+        self.token_embedding.embeddings.assign(rng.normal(0, 0.5, (factories.VOCAB, HIDDEN)).astype(np.float32))
+        self.positions = rng.normal(0, 0.1, (LENGTH, HIDDEN))
         self.matrix = rng.normal(size=(HIDDEN, HIDDEN)) / np.sqrt(HIDDEN)
 
     def embed(self, inputs, token_embeddings=None, start_index=0, training=None):
@@ -91,12 +92,12 @@ def test_gpt2_logit_attributions_on_a_linear_model_are_exactly_the_closed_form(r
 
 @pytest.mark.parametrize("steps", [2, 5, 64])
 def test_classifier_attributions_under_a_sigmoid_of_a_linear_logit_match_the_closed_form(rng, steps):
-    """logit = sum over real s of (x_s + P_s) A u + b: grad_{x_s} score = sigmoid'(logit) A u along the path, so
+    """logit = sum over real s of (x_s + P_s) A u: grad_{x_s} score = sigmoid'(logit) A u along the path, so
     attribution_s = (x_s - x'_s) . A u times the trapezoid mean of sigmoid' over the path's logits. Completeness:
     as the steps grow that mean tends to (sigmoid(l1) - sigmoid(l0)) / (l1 - l0)."""
     backbone = LinearBackbone(rng, causal=False)
     u = rng.normal(size=(HIDDEN, 1))
-    head = keras.layers.Dense(1, kernel_initializer=keras.initializers.Constant(u), bias_initializer="ones")
+    head = keras.layers.Dense(1, kernel_initializer=keras.initializers.Constant(u), bias_initializer="zeros")
     model = types.SimpleNamespace(backbone=backbone, classifier_head=head, compute_dtype="float32")
     features = factories.classifier_features(rng, batch=3, length=LENGTH)
     features[F.TOKEN_IDS][:, 0] = 2  # [CLS]: kept by the baseline
@@ -105,7 +106,7 @@ def test_classifier_attributions_under_a_sigmoid_of_a_linear_logit_match_the_clo
     table = backbone.table()
     x, x0 = table[ids], table[baseline_ids(ids, mask, (2, 3))]
     w = (backbone.matrix @ u)[:, 0]  # [H]: A u
-    logit = lambda e: ((e + backbone.positions) * mask[..., None]).sum(1) @ w + 1.0  # noqa: E731  [B]
+    logit = lambda e: ((e + backbone.positions) * mask[..., None]).sum(1) @ w  # noqa: E731  [B]
     l1, l0 = logit(x), logit(x0)
     path = l0[:, None] + np.linspace(0, 1, steps)[None] * (l1 - l0)[:, None]  # [B, K]: logits along the path
     factor = _trapezoid_mean(_sigmoid(path) * (1 - _sigmoid(path)))  # [B]
@@ -113,7 +114,7 @@ def test_classifier_attributions_under_a_sigmoid_of_a_linear_logit_match_the_clo
     np.testing.assert_allclose(result["attributions"], expected, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(result["score"], _sigmoid(l1), rtol=1e-5)
     np.testing.assert_allclose(result["baseline_score"], _sigmoid(l0), rtol=1e-5)
-    assert (np.abs(l1 - l0) > 1).all()  # the sigmoid bends along every path: the factor is not a constant
+    assert (np.abs(l1 - l0) > 2).sum() >= 2  # the sigmoid bends along these paths: sigmoid' is no constant there
     if steps == 64:
         np.testing.assert_allclose(result["attributions"].sum(-1), _sigmoid(l1) - _sigmoid(l0), atol=2e-3)
 
