@@ -63,8 +63,8 @@ def test_every_documented_flag_parses():
                                                                                   "o", ["num_shards=2"])
     args, _ = _parse(["pretrain", "--config", "c.yaml", "--out", "r", "--resume", "--verbose", "2", "x=1"])
     assert (args["out"], args["resume"], args["verbose"], args["overrides"]) == ("r", True, 2, ["x=1"])
-    args, _ = _parse(["finetune", "--config", "c.yaml", "--out", "r", "--verbose", "0", "init=runs/bert"])
-    assert (args["out"], args["verbose"], args["overrides"]) == ("r", 0, ["init=runs/bert"])
+    args, _ = _parse(["finetune", "--config", "c.yaml", "--out", "r", "--resume", "--verbose", "0", "init=runs/bert"])
+    assert (args["out"], args["resume"], args["verbose"], args["overrides"]) == ("r", True, 0, ["init=runs/bert"])
     args, _ = _parse(["evaluate", "--model", "m", "--data", "d", "--label-column", "l", "--score-column", "s",
                       "--config", "c", "--slices", "a,b", "--intersection", "a&b", "--thresholds", "0.5",
                       "--confidence", "none", "--min-slice-size", "5", "--probes", "p", "--audit", "q",

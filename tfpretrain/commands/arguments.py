@@ -5,9 +5,10 @@ import argparse
 
 
 def add_run_arguments(parser, config_help, overrides_example):
-    """`pretrain` and `finetune`: a config, a run directory, Keras progress output and dotted overrides."""
+    """`pretrain` and `finetune`: a config, a run directory, resume, Keras progress output and dotted overrides."""
     parser.add_argument("--config", required=True, help=config_help)
     parser.add_argument("--out", required=True, help="run directory")
+    parser.add_argument("--resume", action="store_true", help="continue from the run directory's latest checkpoint")
     parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras progress output")
     parser.add_argument("overrides", nargs="*", help=f"dotted overrides, e.g. {overrides_example}")
 

@@ -13,7 +13,6 @@ DESCRIPTION = ("Writes RUN/finetune.yaml, checkpoints/, metrics.jsonl, tensorboa
 
 def add_arguments(parser):
     add_run_arguments(parser, "configs/finetune/<name>.yaml", "init=runs/bert trainer.train_steps=500")
-    parser.add_argument("--resume", action="store_true", help="continue from the run directory's latest checkpoint")
 
 
 def run(args):

@@ -12,7 +12,6 @@ DESCRIPTION = ("Writes RUN/experiment.yaml (resolved), checkpoints/, metrics.jso
 
 def add_arguments(parser):
     add_run_arguments(parser, "configs/pretrain/<name>.yaml", "trainer.train_steps=1000")
-    parser.add_argument("--resume", action="store_true", help="continue from the run directory's latest checkpoint")
 
 
 def run(args):
