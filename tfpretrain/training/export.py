@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tfpretrain.data import features as F
+from tfpretrain.data.tokenizer import load_tokenizer
 from tfpretrain.errors import UserError
 from tfpretrain.runs import RunDir
 
@@ -228,7 +229,6 @@ def export_hf(model, out_dir: str | os.PathLike, tokenizer_path: str | os.PathLi
     """
     import tensorflow as tf
 
-    from tfpretrain.data.tokenizer import load_tokenizer
 
     out_dir = os.fspath(out_dir)
     source = None if tokenizer_path is None else os.fspath(tokenizer_path)

@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from tfpretrain.config import ConfigError, dump_yaml
 from tfpretrain.data.manifest import check_compatible, read_manifest
+from tfpretrain.data.pretrain_input import make_dataset
 from tfpretrain.keras import keras
 from tfpretrain.models import families
 from tfpretrain.runs import RunDir
@@ -55,7 +56,6 @@ def build_optimizer_from_config(trainer):
 
 
 def _dataset(strategy, experiment, manifest_dir, model_config, *, split, skip_steps, repeat=True):
-    from tfpretrain.data.pretrain_input import make_dataset
 
     t, d = experiment.trainer, experiment.data
 

@@ -21,8 +21,13 @@ import zlib
 import numpy as np
 
 from tfpretrain import runs
+from tfpretrain.atomic import write_text
 from tfpretrain.data import features as F
 from tfpretrain.data.eval_records import read_eval_records
+from tfpretrain.data.labeled import encode
+from tfpretrain.data.tokenizer import special_token_ids
+from tfpretrain.evaluation.explain.integrated_gradients import integrated_gradients, real_lengths
+from tfpretrain.evaluation.fairness.groups import GroupSpec
 from tfpretrain.models.bert.bert_classifier import BertClassifier
 
 OVERALL = "overall"
@@ -50,7 +55,6 @@ def load_classifier(run_dir):
 
 def _encoded(examples, tokenizer, sequence_length, label_key):
     """Example dicts ({"text", label_key, group columns, ...}) -> records like read_eval_records'."""
-    from tfpretrain.data.labeled import encode
 
     examples = list(examples)
     tokens = encode(examples, tokenizer, sequence_length)
@@ -78,7 +82,6 @@ def _stack(records, rows):
 
 def _probabilities(model, records, batch_size=256):
     """-> float32 [N, C] class probabilities (C = 2 for a 1-logit head), each batch cut to its longest row."""
-    from tfpretrain.evaluation.explain.integrated_gradients import real_lengths
 
     out = []
     for start in range(0, len(records), batch_size):
@@ -97,7 +100,6 @@ def _probabilities(model, records, batch_size=256):
 def _slice_members(records, columns, groups):
     """{slice name: [record indices]}: overall first, then every value of each column (sorted), as the fairness
     evaluation names them ("gender=female"); missing values are in no slice, multi-valued ones in several."""
-    from tfpretrain.evaluation.fairness.groups import GroupSpec
 
     specs = {g.column: g for g in groups}
     slices = {OVERALL: list(range(len(records)))}
@@ -159,8 +161,6 @@ def explain_run(run_dir, data=None, slices=None, groups=(), per_slice=3, steps=3
     attribution}], words [{word, attribution, tokens: [first, stop)}], top_positive / top_negative [[word,
     attribution]], baseline_score, delta (completeness gap), and the settings: explained, baseline, steps, threshold.
     """
-    from tfpretrain.data.tokenizer import special_token_ids
-    from tfpretrain.evaluation.explain.integrated_gradients import integrated_gradients
 
     if per_slice < 1:
         raise ValueError(f"per_slice must be >= 1, got {per_slice}")
@@ -214,6 +214,5 @@ def explain_run(run_dir, data=None, slices=None, groups=(), per_slice=3, steps=3
 
 def write_explanations(records, path):
     """The records as JSON (atomic); returns the path."""
-    from tfpretrain.atomic import write_text
 
     return write_text(path, json.dumps(list(records), indent=1, ensure_ascii=False) + "\n")

@@ -23,6 +23,7 @@ import os
 from typing import Any
 
 from tfpretrain.atomic import write_text
+from tfpretrain.evaluation import fairness
 from tfpretrain.evaluation.lm_scoring import NEXT_SENTENCE, TOKENS, load_language_model
 from tfpretrain.evaluation.probes import metrics as probe_metrics
 from tfpretrain.evaluation.probes.data import GOLD_LABELS, SPLITS, load_probe_data
@@ -112,7 +113,6 @@ def _tfma_slices(records, out_dir: str, slices: list[str], confidence: str | Non
     """TFMA's predictions-only path over the per-example labels -> {slice: {metric: value or {value, ci}}}."""
     import pandas as pd
 
-    from tfpretrain.evaluation import fairness
 
     frame = pd.DataFrame({"label": [r["label"] for r in records], "prediction": [r["prediction"] for r in records],
                           **{c: [r[c] for r in records] for c in slices}})

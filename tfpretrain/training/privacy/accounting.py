@@ -12,6 +12,7 @@ slower). Neighbouring datasets differ by adding or removing one record: the priv
 import json
 import math
 
+from tfpretrain.atomic import write_text
 from tfpretrain.runs import RunDir
 
 MECHANISM = "DP-SGD (per-example clipping + Gaussian noise)"
@@ -83,7 +84,6 @@ def sampling_rate_of(global_batch_size, dataset_size):
 
 def write_report(path, report):
     """RUN/privacy.json, atomically; epsilon inf is written as the string "inf" (JSON has no infinity)."""
-    from tfpretrain.atomic import write_text
 
     data = {k: ("inf" if isinstance(v, float) and math.isinf(v) else v) for k, v in report.items()}
     return write_text(path, json.dumps(data, indent=2) + "\n")
