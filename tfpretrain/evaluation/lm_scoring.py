@@ -20,6 +20,7 @@ import numpy as np
 from tfpretrain import runs
 from tfpretrain.data import features as F
 from tfpretrain.data.tokenizer import special_token_ids
+from tfpretrain.errors import UserError
 from tfpretrain.models import families
 
 log = logging.getLogger(__name__)
@@ -73,12 +74,12 @@ def load_language_model(path: str, needs: dict[str, str] | None = None) -> Langu
 def _require(lm, objective, what):
     if lm.objective != objective:
         names = "/".join(f.name for f in families.FAMILIES.values() if f.objective == objective)
-        raise ValueError(f"{what} needs a {names} model ({objective} LM); {lm.source} is {lm.family}")
+        raise UserError(f"{what} needs a {names} model ({objective} LM); {lm.source} is {lm.family}")
 
 
 def _check_length(length, limit, source):
     if length > limit:
-        raise ValueError(f"{source}: a sequence of {length} tokens (with special tokens) exceeds the model's "
+        raise UserError(f"{source}: a sequence of {length} tokens (with special tokens) exceeds the model's "
                          f"max_sequence_length {limit}")
 
 

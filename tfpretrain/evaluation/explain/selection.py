@@ -26,6 +26,7 @@ from tfpretrain.data import features as F
 from tfpretrain.data.eval_records import read_eval_records
 from tfpretrain.data.labeled import encode
 from tfpretrain.data.tokenizer import special_token_ids
+from tfpretrain.errors import UserError
 from tfpretrain.evaluation.explain.integrated_gradients import integrated_gradients, real_lengths
 from tfpretrain.evaluation.fairness.groups import GroupSpec
 from tfpretrain.models.bert.bert_classifier import BertClassifier
@@ -66,10 +67,10 @@ def _check_columns(records, source, label_key, columns):
     for key in (F.TOKEN_IDS, F.PADDING_MASK, label_key):
         missing = [i for i, r in enumerate(records) if key not in r]
         if missing:
-            raise ValueError(f"{source}: record {missing[0]} has no {key!r} feature")
+            raise UserError(f"{source}: record {missing[0]} has no {key!r} feature")
     for column in columns:
         if column not in present:
-            raise ValueError(f"{source}: slice column {column!r} is not in the data; columns: {sorted(present)}")
+            raise UserError(f"{source}: slice column {column!r} is not in the data; columns: {sorted(present)}")
 
 
 # --------------------------------------------------------------------------------------------- scoring, slices
@@ -172,7 +173,7 @@ def explain_run(run_dir, data=None, slices=None, groups=(), per_slice=3, steps=3
         source = "data"
         records = _encoded(list(data)[:max_examples], tokenizer, run["sequence_length"], label_key)
         if not records:
-            raise ValueError("data: no examples")
+            raise UserError("data: no examples")
     slices = run["group_fields"] if slices is None else [slices] if isinstance(slices, str) else list(slices)
     specs = {g.column: g for g in groups}
     _check_columns(records, source, label_key, [specs[c].input_column if c in specs else c for c in slices])

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from tfpretrain.errors import UserError
 from tfpretrain.evaluation import lm_scoring
 from tfpretrain.evaluation.probes.data import GOLD_LABELS, CrowsPair, StereoSetItem
 from tfpretrain.models import families
@@ -105,13 +106,13 @@ class LMProbeScorer(ProbeScorer):
     def _fits(self, length: int, where: str) -> None:
         # lm_scoring raises too, but without saying which example is too long
         if length > self.lm.max_length:
-            raise ValueError(f"{where}: {length} tokens (with special tokens) exceed the model's "
+            raise UserError(f"{where}: {length} tokens (with special tokens) exceed the model's "
                              f"max_sequence_length {self.lm.max_length}")
 
     def _encode(self, text: str, where: str) -> list[int]:
         ids = self.lm.encode(text)
         if not ids:
-            raise ValueError(f"{where}: {text!r} encodes to no tokens")
+            raise UserError(f"{where}: {text!r} encodes to no tokens")
         return ids
 
     # ------------------------------------------------------------------------------------------ CrowS-Pairs
