@@ -3,11 +3,7 @@ configs, and preemption through the CLI: SIGTERM (a checkpoint at the step reach
 resumed with --resume to the uninterrupted run's losses (deterministic mode)."""
 
 import json
-import os
 import signal
-import subprocess
-import sys
-import time
 import types
 from pathlib import Path
 
@@ -15,7 +11,8 @@ import numpy as np
 import pytest
 import yaml
 
-from tests.support import ROOT, preemption
+from tests.support import preemption
+from tests.support.cli_workers import run_two_workers
 from tests.support.corpus import IN_MEMORY, WORDS, corpus_config, write_corpus
 from tests.support.experiments import tiny_experiment
 from tfpretrain.config import ConfigError
@@ -182,35 +179,11 @@ def test_generate_and_export_cli_on_a_gpt2_run(corpora, tmp_path, capsys):
 def test_two_workers_through_the_cli_train_the_same_global_model(corpora, tmp_path):
     """`tfpretrain pretrain trainer.strategy=multi_worker` in two processes on 127.0.0.1 (TF_CONFIG): one global
     loss per step, logged by both; the chief owns RUN/, the other worker writes RUN/.worker-1/. Always reaped."""
-    from tests.support.ports import free_ports
-
     config = tmp_path / "experiment.yaml"
     experiment = tiny_experiment("bert", corpora["bert"], train_steps=4, log_every=1, checkpoint_every=2)
     config.write_text(json.dumps(experiment))
     run = tmp_path / "run"
-    workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
-    procs, logs = [], [tmp_path / f"worker{i}.err" for i in range(2)]
-    try:
-        for index, log in enumerate(logs):
-            tf_config = json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
-            env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CONFIG": tf_config, "CUDA_VISIBLE_DEVICES": ""}
-            with open(log, "w") as err:  # a file, not a pipe: nothing can fill up and block
-                procs.append(subprocess.Popen(
-                    [sys.executable, "-m", "tfpretrain.cli", "pretrain", "--config", str(config), "--out", str(run),
-                     "--verbose", "0", "trainer.strategy=multi_worker"],
-                    cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err,
-                ))
-        deadline = time.monotonic() + 300
-        while any(p.poll() is None for p in procs) and not any(p.returncode for p in procs):
-            assert time.monotonic() < deadline, "multi-worker pretraining did not finish in 300 s"
-            time.sleep(0.2)
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-            p.wait()
-    for p, log in zip(procs, logs):
-        assert p.returncode == 0, log.read_text()[-4000:]
+    run_two_workers(["pretrain", "--config", config, "--out", run, "--verbose", "0"], tmp_path)
     chief, other = _metrics(run), _metrics(run / ".worker-1")
     assert sorted(chief) == [1, 2, 3, 4]
     assert [chief[s]["loss"] for s in chief] == [other[s]["loss"] for s in chief]

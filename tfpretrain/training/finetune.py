@@ -34,7 +34,7 @@ from tfpretrain.training.experiment import TrainerConfig
 from tfpretrain.training.export import export_classifier, export_hf
 from tfpretrain.training.privacy.accounting import PrivacyLedger
 from tfpretrain.training.privacy.dp_sgd import enable_dp
-from tfpretrain.training.trainer import build_optimizer_from_config, device_peak_flops
+from tfpretrain.training.trainer import build_optimizer_from_config, device_peak_flops, worker_dir
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,13 @@ def _write_run_info(run_dir, strategy):
 def finetune(experiment, run_dir, resume=False, verbose=1):
     """Fine-tune (or resume), export and write the evaluation data; returns the Keras History of this invocation
     (None when a resumed run had no steps left). Stopped by SIGTERM: a checkpoint at the step reached, no export."""
-    t, e, run = experiment.trainer, experiment, RunDir(run_dir)
+    t, e = experiment.trainer, experiment
+    keras.utils.set_random_seed(t.seed)
+    if t.deterministic:  # the input order is fixed already: one shuffle from the seed, no parallel stage
+        tf.config.experimental.enable_op_determinism()
+    strategy = distribute.get_strategy(t.strategy)  # first: multi_worker must start before any other TF op
+    run_dir = worker_dir(strategy, run_dir)
+    run = RunDir(run_dir)
     init = find_checkpoint(e.init)
     tokenizer_path = init.tokenizer_path
     if os.path.exists(run.export):
@@ -113,10 +119,6 @@ def finetune(experiment, run_dir, resume=False, verbose=1):
     resolved = {k: v for k, v in dataclasses.asdict(e).items() if k != "source"}
     dump_yaml(resolved, run.finetune_config)
 
-    keras.utils.set_random_seed(t.seed)
-    if t.deterministic:  # the input order is fixed already: one shuffle from the seed, no parallel stage
-        tf.config.experimental.enable_op_determinism()
-    strategy = distribute.get_strategy(t.strategy)
     distribute.set_precision(t.precision)
     _write_run_info(run_dir, strategy)
     energy = EnergyTracker(run_dir, t.energy) if t.energy.enabled else None  # its hardware probe overlaps the build
