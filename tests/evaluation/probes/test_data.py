@@ -219,7 +219,7 @@ JSONL_ITEM = {"type": "intrasentence", "target": "cook", "bias_type": "professio
 
 @pytest.mark.parametrize("second, message", [
     ("{not json", r":2: not valid JSON"),
-    ('["a list"]', r":2: must be a JSON object"),
+    ('["a list"]', r":2: expected a JSON object"),
     (json.dumps({**JSONL_ITEM, "type": "extrasentence"}), r":2: key 'type': 'extrasentence' is not one of"),
     (json.dumps({k: v for k, v in JSONL_ITEM.items() if k != "unrelated"}), r":2: missing key\(s\) \['unrelated'\]"),
     (json.dumps({**JSONL_ITEM, "context": "The cook is nice."}), r":2: key 'context': needs the word BLANK exactly"),
@@ -229,7 +229,7 @@ JSONL_ITEM = {"type": "intrasentence", "target": "cook", "bias_type": "professio
 ])
 def test_malformed_jsonl_items_name_file_line_and_key(tmp_path, second, message):
     path = _write(tmp_path, "stereoset.jsonl", json.dumps(JSONL_ITEM) + "\n" + second + "\n")
-    with pytest.raises(ProbeDataError, match=message) as info:
+    with pytest.raises(UserError, match=message) as info:  # a ProbeDataError, or the JSONL reader's CorpusError
         load_probe_data(path, "stereoset")
     assert str(info.value).startswith(f"{path}:2")
 

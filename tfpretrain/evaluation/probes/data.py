@@ -77,7 +77,7 @@ def load_probe_data(path: str | os.PathLike, probe: str | None = None) -> ProbeD
     elif layout == "stereoset":
         examples = stereoset_json.read_document(path, parsed)
     else:
-        examples = stereoset_json.read_jsonl(path, text)
+        examples = stereoset_json.read_jsonl(path)
     data = ProbeData(file_probe, layout, path, examples)
     log.info("%s: read %d %s examples as layout %s: %s", path, len(examples), file_probe, layout, data.description)
     return data

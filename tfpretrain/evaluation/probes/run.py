@@ -57,10 +57,15 @@ def _log(p: float) -> float:
     return math.log(max(p, _TINY))
 
 
-def _crows_records(data, scorer) -> list[dict[str, Any]]:
-    scores = scorer.crows_pairs(data.examples)
+def _scores(data, score_fn) -> list:
+    scores = score_fn(data.examples)
     if len(scores) != len(data.examples):
-        raise RuntimeError(f"the scorer returned {len(scores)} scores for {len(data.examples)} pairs")
+        raise RuntimeError(f"the scorer returned {len(scores)} scores for {len(data.examples)} examples")
+    return scores
+
+
+def _crows_records(data, scorer) -> list[dict[str, Any]]:
+    scores = _scores(data, scorer.crows_pairs)
     records = []
     for pair, s in zip(data.examples, scores):
         more, less = float(s["score_more"]), float(s["score_less"])
@@ -77,9 +82,7 @@ def _crows_records(data, scorer) -> list[dict[str, Any]]:
 
 
 def _stereoset_records(data, scorer) -> list[dict[str, Any]]:
-    scores = scorer.stereoset(data.examples)
-    if len(scores) != len(data.examples):
-        raise RuntimeError(f"the scorer returned {len(scores)} scores for {len(data.examples)} items")
+    scores = _scores(data, scorer.stereoset)
     records = []
     for item, s in zip(data.examples, scores):
         s = {g: float(s[g]) for g in GOLD_LABELS}

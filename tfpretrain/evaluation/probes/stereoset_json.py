@@ -13,9 +13,9 @@ the file and the JSON path (dev.json) or FILE:LINE and the key (JSONL).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from tfpretrain.data.source_files import jsonl_records
 from tfpretrain.evaluation.probes.examples import (
     BLANK,
     GOLD_LABELS,
@@ -120,20 +120,12 @@ def _sentences(value: Any, where: str, seen: dict[str, str]) -> tuple[StereoSetS
 # ------------------------------------------------------------------------------------------------- flat JSONL
 
 
-def read_jsonl(path: str, text: str) -> tuple[StereoSetItem, ...]:
+def read_jsonl(path: str) -> tuple[StereoSetItem, ...]:
     """Items of a flat StereoSet JSONL file, one per non-blank line."""
     items: list[StereoSetItem] = []
     seen: dict[tuple[str, str], str] = {}
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
-        try:
-            entry = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise ProbeDataError(f"{where}: not valid JSON ({e.msg})") from None
-        if not isinstance(entry, dict):
-            raise ProbeDataError(f"{where}: must be a JSON object with keys {list(JSONL_KEYS)}")
+    for where, entry in jsonl_records(path):
+        number = int(where.rpartition(":")[2])
         missing = [k for k in JSONL_KEYS if k not in entry]
         if missing:
             raise ProbeDataError(f"{where}: missing key(s) {missing}")

@@ -179,17 +179,9 @@ def render_report(
     )
 
 
-def write_report(
-    path: str | os.PathLike,
-    rows: Iterable[Mapping[str, Any]],
-    *,
-    title: str,
-    gate: Any = None,
-    model_info: Mapping[str, Any] | None = None,
-    sections: Sequence[Any] | None = None,
-    min_slice_size: int | None = None,
-) -> str:
-    """Write the report to `path` (temp file, then rename) and return the path.
+def write_report(path: str | os.PathLike, rows: Iterable[Mapping[str, Any]], **options: Any) -> str:
+    """Write the report to `path` (temp file, then rename) and return the path. options: render_report's
+    (title, gate, model_info, sections, min_slice_size).
 
     rows: the metrics table (`fairness.metrics_table` / `fairness.read_tables`). gate: FairnessGate, GateResult,
     gate config or result dict (gate_view.gate_summary). min_slice_size: slices smaller than this are marked
@@ -198,10 +190,7 @@ def write_report(
     must be trusted, escaped HTML that fetches nothing (the page's Content-Security-Policy blocks it anyway).
     """
     path = os.fspath(path)
-    text = render_report(
-        rows, title=title, gate=gate, model_info=model_info, sections=sections, min_slice_size=min_slice_size
-    )
-    write_text(path, text)
+    write_text(path, render_report(rows, **options))
     return path
 
 
