@@ -22,10 +22,12 @@ CORE = [
     # model card into its HTML twin.
     "jinja2>=3.1",
     "markdown-it-py>=3",
-    # PII scrubbing in `prepare`: Google's libphonenumber for phone numbers in every country's formats, and
-    # python-stdnum's ISO 13616 check for IBANs.
+    # PII scrubbing in `prepare`: Google's libphonenumber for phone numbers in every country's formats,
+    # python-stdnum's checks for IBANs (ISO 13616) and national ID numbers, Babel's CLDR month names for written
+    # birth dates.
     "phonenumbers>=8.13",
     "python-stdnum>=1.19",
+    "babel>=2.12",
 ]
 
 EXTRAS = {

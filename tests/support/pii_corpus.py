@@ -5,12 +5,16 @@ fail a checksum, ...) that a scrubber must leave alone.
     samples = labelled_set(seed=0)       # [Sample(text, spans=[(start, end, type)], kind="phone/GB/national"), ...]
 
 Values are made here, not by the scrubber's code: card numbers get their Luhn digit, IBANs their ISO 7064 mod-97
-check digits, US SSNs the issued ranges; phone numbers are drawn near Google's libphonenumber example numbers and
-kept when libphonenumber's metadata calls them valid, then written in national, international and E.164 forms.
+check digits, US SSNs the issued ranges, national IDs their country's check (pii_national_ids.py, hand-written
+reference algorithms); phone numbers are drawn near Google's libphonenumber example numbers and kept when
+libphonenumber's metadata calls them valid, then written in national, international and E.164 forms.
 Types: email (plain and obfuscated), phone (international and E.164 formats from 20 countries, national formats
-with and without separators from 12, 00-prefixed, (0)-trunk and US variants),
-iban (15 countries), credit_card (7 networks), ssn, ip_address (IPv4, IPv6), url. Every kind has `per_kind`
-samples (default 20); look-alikes come in 54 categories x `per_lookalike` (default 30) = 1,620 documents.
+with and without separators from 12, 00-prefixed, (0)-trunk and US variants), iban (15 countries), credit_card
+(7 networks), ssn, ip_address (IPv4, IPv6), url, national_id (15 countries, 27 written shapes), mac_address (colon,
+hyphen, Cisco dot), date_of_birth (a birth marker and a date as written in 15 countries, pii_birth_dates.py).
+Every kind has `per_kind` samples (default 20); look-alikes come in 86 categories x `per_lookalike` (default 30) =
+2,580 documents, among them near misses of every national ID (check wrong under every scheme), hex strings and
+hashes for MAC addresses, plain dates and birth years for dates of birth.
 """
 
 import dataclasses
@@ -20,7 +24,11 @@ import string
 import phonenumbers
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
-TYPES = ("email", "phone", "iban", "credit_card", "ssn", "ip_address", "url")
+from tests.support.pii_birth_dates import birth_date, birth_date_kinds, birth_date_lookalikes
+from tests.support.pii_national_ids import STYLES, luhn_digit, national_id
+
+TYPES = ("email", "phone", "iban", "credit_card", "ssn", "ip_address", "url", "national_id", "mac_address",
+         "date_of_birth")
 INTERNATIONAL_REGIONS = ("US", "CA", "GB", "DE", "FR", "IN", "BR", "JP", "IT", "ES", "AU", "NL", "MX", "KR", "ZA",
                          "SE", "CH", "PL", "CN", "AR")
 NATIONAL_REGIONS = ("US", "GB", "DE", "FR", "IN", "BR", "JP", "IT", "ES", "AU", "NL", "MX")
@@ -57,24 +65,16 @@ class Sample:
     kind: str  # "phone/GB/national", "lookalike/date-iso", ...
 
 
-def _embed(rng, value, pii_type, kind):
+def _embed(rng, value, pii_type, kind, before="", after=""):
+    """A sentence holding before + value + after; the span labelled is the value's."""
     template = rng.choice(SENTENCES)
-    start = template.index("{}")
-    text = template.replace("{}", value)
+    start = template.index("{}") + len(before)
+    text = template.replace("{}", before + value + after)
     spans = ((start, start + len(value), pii_type),) if pii_type else ()
     return Sample(text, spans, kind)
 
 
 # -- values ------------------------------------------------------------------------------------------------------
-def luhn_digit(partial):
-    """The check digit that makes partial + digit pass the Luhn test."""
-    total = 0
-    for i, ch in enumerate(reversed(partial)):
-        d = int(ch) * (1 if i % 2 else 2)
-        total += d - 9 if d > 9 else d
-    return str((10 - total % 10) % 10)
-
-
 def card_number(rng, network, valid=True):
     prefixes, length, groups = CARD_NETWORKS[network]
     partial = rng.choice(prefixes)
@@ -150,6 +150,16 @@ def ipv6(rng):
     return ":".join(["2001", "db8", *groups[2:start]]) + "::" + ":".join(groups[start + 2 :])
 
 
+def mac(rng, style):
+    """A device MAC address: colon-lower (Linux), colon-upper, hyphen-upper (Windows), hyphen-lower, cisco-dot."""
+    octets = [f"{rng.randint(0, 255):02x}" for _ in range(6)]
+    if style == "cisco-dot":
+        compact = "".join(octets)
+        return ".".join(compact[i : i + 4] for i in range(0, 12, 4))
+    text = (":" if style.startswith("colon") else "-").join(octets)
+    return text.upper() if style.endswith("upper") else text
+
+
 def email(rng, domain):
     local = rng.choice(("{f}.{l}", "{f}_{l}", "{f}{n}", "{f}.{l}+news", "{l}.{f}{n}")).format(
         f=rng.choice(FIRST), l=rng.choice(LAST), n=rng.randint(1, 99))
@@ -196,7 +206,18 @@ def pii_samples(rng, per_kind=20):
         makers.append((f"ssn/US/{copy}", "ssn", lambda: ssn(rng)))
         makers.append((f"ip_address/ipv4/{copy}", "ip_address", lambda: ipv4(rng)))
         makers.append((f"ip_address/ipv6/{copy}", "ip_address", lambda: ipv6(rng)))
-    return [_embed(rng, make(), pii_type, kind) for kind, pii_type, make in makers for _ in range(per_kind)]
+    for country, styles in STYLES.items():
+        for style in styles:
+            makers.append((f"national_id/{country.split('-')[0]}/{style}", "national_id",
+                           lambda c=country, s=style: national_id(rng, c, s)))
+    for style in ("colon-lower", "colon-upper", "hyphen-upper", "hyphen-lower", "cisco-dot"):
+        for copy in range(2):
+            makers.append((f"mac_address/{style}/{copy}", "mac_address", lambda s=style: mac(rng, s)))
+    samples = [_embed(rng, make(), pii_type, kind) for kind, pii_type, make in makers for _ in range(per_kind)]
+    for kind, (markers, make_date, after) in birth_date_kinds().items():
+        samples += [_embed(rng, make_date(birth_date(rng)), "date_of_birth", kind, rng.choice(markers), after)
+                    for _ in range(per_kind)]
+    return samples
 
 
 # -- look-alikes -------------------------------------------------------------------------------------------------
@@ -246,7 +267,10 @@ def _lookalikes(rng):
         "quantity": lambda: f"{n(1, 999)} {rng.choice(('kg', 'ml', 'km', 'MB', '%'))}",
         "scientific": lambda: f"{n(1, 9)}.{n(0, 999)}e-{n(1, 30)}",
         "hex-hash": lambda: rng.choice("abcdef") + "".join(rng.choice("0123456789abcdef") for _ in range(n(6, 11))),
-        "mac": lambda: ":".join(f"{n(0, 255):02x}" for _ in range(6)),
+        **_mac_lookalikes(rng),
+        **{f"national_id-bad/{country}": lambda c=country: national_id(rng, c, rng.choice(STYLES[c]), valid=False)
+           for country in STYLES},
+        **birth_date_lookalikes(rng),
         "cpp": lambda: rng.choice(("std::vector<int>", "a::b", "x[1::2]", "ns::Type::value")),
         "prose-at-dot": lambda: rng.choice(("look at the dot", "meet at noon", "look at the dot com bubble",
                                             "she is at home")),
@@ -262,6 +286,27 @@ def _lookalikes(rng):
         "duration": lambda: f"{n(0, 9)}h {n(0, 59):02d}m {n(0, 59):02d}s",
         "resolution": lambda: f"{rng.choice((1920, 2560, 3840))}x{rng.choice((1080, 1440, 2160))}",
         "model-number": lambda: f"{rng.choice(('RTX', 'SM-G', 'XPS'))} {n(1000, 9999)}",
+    }
+
+
+def _mac_lookalikes(rng):
+    """Hex strings, hashes and number groups shaped like a MAC address that are not one."""
+    def hexes(count, sep=":"):
+        return sep.join(f"{rng.randint(0, 255):02x}" for _ in range(count))
+
+    n = rng.randint
+    return {
+        "mac-ssh-fingerprint": lambda: "MD5:" + hexes(16) if rng.random() < 0.5 else hexes(16),
+        "mac-too-long": lambda: hexes(7),  # 8 groups would be an IPv6 address (or an EUI-64 device identifier)
+        "mac-too-short": lambda: hexes(5),  # 5 hyphenated digit pairs are a French phone number's shape
+        "mac-mixed-separators": lambda: "".join(f"{n(0, 255):02x}" + sep for sep in ":-:-:") + f"{n(0, 255):02x}",
+        "mac-reserved": lambda: rng.choice(("ff:ff:ff:ff:ff:ff", "00:00:00:00:00:00", "FF-FF-FF-FF-FF-FF")),
+        "mac-hex-words": lambda: rng.choice(("de:ad:be:ef:ca:fe", "ca:fe:ba:be:fa:ce", "be:ef:fa:ce:de:af")),
+        "mac-lottery": lambda: "-".join(f"{x:02d}" for x in sorted(rng.sample(range(1, 50), 6))),
+        "mac-timecode": lambda: f"{n(0, 23):02d}:{n(0, 59):02d}:{n(0, 59):02d}:{n(0, 29):02d}",
+        "mac-uuid": lambda: "-".join(hexes(k, "") for k in (4, 2, 2, 2, 6)),
+        "mac-build-number": lambda: f"{n(2000, 2030)}.{n(1, 12):02d}{n(1, 28):02d}.{n(0, 23):02d}{n(0, 59):02d}",
+        "version-long": lambda: f"{n(6, 11)}.{n(0, 3)}.{n(10000, 29999)}.{n(100, 9999)}",
     }
 
 

@@ -10,7 +10,12 @@ How each type is found:
     iban         a regex candidate that python-stdnum validates (ISO 13616: country layout and mod-97 check)
     credit_card  13-19 digits in groups that pass the Luhn check
     ssn          US social security numbers, dashed, in the issued ranges
+    national_id  identity / social-security / tax numbers of 15 countries in their written shapes, each confirmed
+                 by python-stdnum's validator for the country (pii_national_ids.py)
+    mac_address  device MAC addresses: 00:1a:2b:3c:4d:5e, 00-1A-2B-3C-4D-5E, 001a.2b3c.4d5e (Cisco)
     ip_address   IPv4 (octets 0-255) and IPv6 (Python's ipaddress)
+    date_of_birth  a real date in a common format of 15 countries, only after a birth marker ("DOB:", "born on",
+                 "geboren am", "né le", "生年月日", ...; pii_birth_dates.py): the date is replaced, the marker stays
     phone        Google's libphonenumber (`phonenumbers.PhoneNumberMatcher`, leniency VALID) for each of the
                  `phone_regions`: international numbers (+44 20 7946 0958, 0044 ...) whatever the region, national
                  ones (020 7946 0958) for the regions listed
@@ -30,11 +35,20 @@ import unicodedata
 import phonenumbers
 from stdnum import iban as stdnum_iban
 
+from tfpretrain.data.pii_birth_dates import BIRTH_DATE_PATTERN, find_birth_date
+from tfpretrain.data.pii_national_ids import NATIONAL_ID_PATTERN, find_national_id
 from tfpretrain.errors import UserError
 
-PII_TYPES = ("email", "phone", "ip_address", "credit_card", "ssn", "iban", "url")
+PII_TYPES = ("email", "phone", "ip_address", "credit_card", "ssn", "iban", "url", "national_id", "mac_address",
+             "date_of_birth")
 PLACEHOLDERS = {t: f"[{t.upper()}]" for t in PII_TYPES}
-PRIORITY = ("url", "email", "iban", "credit_card", "ssn", "ip_address", "phone")
+# National IDs before cards: a 15- or 18-digit ID can pass the Luhn check, and its own checks are stricter.
+PRIORITY = ("url", "email", "iban", "national_id", "credit_card", "ssn", "mac_address", "ip_address",
+            "date_of_birth", "phone")
+# On by default: every type but url. Links are often wanted text, and a URL is rarely personal by itself. The other
+# types only match checksummed or explicitly marked values (a birth date needs its marker, a MAC address its
+# separators), so turning them on costs ordinary text almost nothing.
+DEFAULT_OFF = ("url",)
 # National formats of these countries are recognised by default; any number written with + or 00 is, always.
 DEFAULT_PHONE_REGIONS = ("US", "GB", "DE", "FR", "IN", "BR", "JP", "IT", "ES", "AU", "NL", "MX")
 
@@ -46,7 +60,8 @@ _PROTECTED = r"""
   | \b(?:v|version:?[ ]?)[0-9]+(?:\.[0-9]+)+
 """
 # Numbers a phone match may not overlap: the protected spans, dates, times, decimals, grouped thousands, year ranges,
-# SSN-shaped and dotted-quad numbers, IBAN-shaped codes (valid or not).
+# SSN-shaped and dotted-quad numbers, IBAN-shaped codes (valid or not), six or more hyphenated pairs (lottery draws),
+# build numbers (10.0.19041.1415: no phone format has a one-digit second group of four or more).
 _IBAN = r"(?-i:[A-Z]{2}[0-9]{2}(?:[ ]?[A-Z0-9]){11,32})"
 _NOT_PHONES = re.compile(rf"""
     {_PROTECTED}
@@ -59,9 +74,12 @@ _NOT_PHONES = re.compile(rf"""
   | (?<![\d-])\d{{3}}-\d{{2}}-\d{{4}}(?![\d-])
   | (?<![\d.])\d{{1,3}}(?:\.\d{{1,3}}){{3}}(?![\d]|\.\d)
   | (?<![\w-]){_IBAN}(?![\w-])
+  | (?<![\w-])\d\d(?:-\d\d){{5,}}(?![\w-])
+  | (?<![\d.])\d{{1,3}}\.\d\.\d+(?:\.\d+)+(?![\d]|\.\d)
 """, re.VERBOSE | re.IGNORECASE)
 # Spans a type's match may not overlap (a card number inside an IBAN whose check failed is neither).
-_GUARDS = {"phone": _NOT_PHONES, "credit_card": re.compile(rf"(?<![\w-]){_IBAN}(?![\w-])", re.VERBOSE)}
+_IBAN_SHAPED = re.compile(rf"(?<![\w-]){_IBAN}(?![\w-])", re.VERBOSE)
+_GUARDS = {"phone": _NOT_PHONES, "credit_card": _IBAN_SHAPED, "national_id": _IBAN_SHAPED}
 
 _OPEN, _CLOSE = r"[\[({<]", r"[\])}>]"
 _AT = rf"(?:@|[ ]+@[ ]+|[ ]*{_OPEN}[ ]*at[ ]*{_CLOSE}[ ]*|[ ]+at[ ]+)"
@@ -78,6 +96,16 @@ _PATTERNS = {
         (?<![\w:.])(?:[0-9a-f]{{0,4}}:){{2,7}}(?:{_IPV4}|[0-9a-f]{{0,4}})(?![\w:]|\.\w)   # IPv6 candidate
       | (?<![\w.]){_IPV4}(?![\w]|\.[0-9])
     """,
+}
+# Types whose matches cannot start inside an ISBN or a version string, so without the protected alternative (each
+# starts with a look-ahead on its first character, which lets the regex engine skip other characters cheaply).
+_MAC = r"""(?=[0-9a-f])(?<![\w:.\-])
+    (?:[0-9a-f]{2}(?P<sep>[:-])[0-9a-f]{2}(?:(?P=sep)[0-9a-f]{2}){4}|[0-9a-f]{4}\.[0-9a-f]{4}\.[0-9a-f]{4})
+    (?![\w]|[:.\-]\w)"""
+_OWN_PATTERNS = {
+    "national_id": re.compile(f"(?P<hit>{NATIONAL_ID_PATTERN})", re.IGNORECASE),
+    "mac_address": re.compile(f"(?P<hit>{_MAC})", re.IGNORECASE | re.VERBOSE),
+    "date_of_birth": re.compile(f"(?P<hit>{BIRTH_DATE_PATTERN})", re.IGNORECASE),
 }
 # A run of digits, separators and a leading + / ( that could hold a phone number (7+ digits): where to look.
 _PHONE_CANDIDATE = re.compile(r"[+(]?\d(?:[\d()]|[ .\-/\u2013](?=[\d(])){5,}\d\)?")
@@ -145,18 +173,39 @@ def _ip(text, start, end):
     return (start, end) if any(ch.isdigit() for ch in span) and ("::" not in span or compressed_ok) else None
 
 
-_CHECKS = {"email": _email, "credit_card": _credit_card, "iban": _iban, "ip_address": _ip}
+def _mac(text, start, end):
+    """Needs a decimal digit (de:ad:be:ef:ca:fe is wordplay) and more than one byte value (00:00:00:00:00:00 and
+    ff:ff:ff:ff:ff:ff are placeholders and broadcast, not a device). Written with hyphens or dots, it also needs a
+    letter a-f: 04-12-23-35-41-49 are lottery numbers, 2019.0412.1130 a build number."""
+    span = text[start:end].lower()
+    hexits = re.sub(r"[^0-9a-f]", "", span)
+    if not any(ch.isdigit() for ch in span) or len(set(hexits[i : i + 2] for i in range(0, 12, 2))) < 2:
+        return None
+    return (start, end) if ":" in span or any(ch in "abcdef" for ch in span) else None
+
+
+def _national_id(text, start, end):
+    stop = find_national_id(text, start)
+    return (start, stop) if stop else None
+
+
+def _date_of_birth(text, start, end):
+    return find_birth_date(text, start)
+
+
+_CHECKS = {"email": _email, "credit_card": _credit_card, "iban": _iban, "ip_address": _ip, "mac_address": _mac,
+           "national_id": _national_id, "date_of_birth": _date_of_birth}
 
 
 class Scrubber:
     """Replaces PII in text by typed placeholders ("[EMAIL]", ...). Build once, call `scrub` per document.
 
-    types: PII types to scrub (default: all but "url"); urls=True adds "url". phone_regions: ISO 3166 codes whose
-    national phone formats are recognised (international ones always are).
+    types: PII types to scrub (default: all but those in DEFAULT_OFF, i.e. "url"); urls=True adds "url".
+    phone_regions: ISO 3166 codes whose national phone formats are recognised (international ones always are).
     """
 
     def __init__(self, types=None, urls=False, phone_regions=DEFAULT_PHONE_REGIONS):
-        chosen = set(t for t in PII_TYPES if t != "url") if types is None else set(types)
+        chosen = set(t for t in PII_TYPES if t not in DEFAULT_OFF) if types is None else set(types)
         unknown = sorted(chosen - set(PII_TYPES))
         if unknown:
             raise ScrubberError(f"unknown PII types {unknown}; expected some of {PII_TYPES}")
@@ -170,7 +219,8 @@ class Scrubber:
         self.phone_regions = tuple(regions) or (None,)  # None: only numbers written with their country code
         self._idd_00 = tuple(r for r in regions if _dials_00(r))
         flags = re.IGNORECASE | re.VERBOSE
-        self._patterns = {t: re.compile(rf"(?P<keep>{_PROTECTED})|(?P<hit>{_PATTERNS[t]})", flags)
+        self._patterns = {t: _OWN_PATTERNS[t] if t in _OWN_PATTERNS else
+                          re.compile(rf"(?P<keep>{_PROTECTED})|(?P<hit>{_PATTERNS[t]})", flags)
                           for t in self.types if t != "phone"}
 
     def find(self, text):
@@ -254,14 +304,15 @@ def _dials_00(region):
 
 
 def _phone_ok(text, start, end):
-    """7 to 15 digits (E.164's longest), not a piece of a longer run of digits or of a code (INV-2023-0042), not
-    glued to a word; bare digits only with a leading trunk 0 (2147483647 is an integer, 07400123456 a number)."""
+    """7 to 15 digits (E.164's longest), not a piece of a longer run of digits or of a code (INV-2023-0042,
+    05358319-H), not glued to a word; bare digits only with a leading trunk 0 (2147483647 is an integer,
+    07400123456 a number)."""
     span, before, after = text[start:end], text[max(0, start - 2) : start], text[end : end + 2]
     if not 7 <= sum(ch.isdigit() for ch in span) <= 15 or before[-1:].isalpha() or after[:1].isalpha():
         return False
     if span.isdigit() and not span.startswith("0"):
         return False
-    return not (re.search(r"(?:\d[ .\-/]?|[^\W\d_][-/#_])$", before) or re.match(r"[ .\-/]?\d", after))
+    return not (re.search(r"(?:\d[ .\-/]?|[^\W\d_][-/#_])$", before) or re.match(r"[ .\-/]?\d|[-/#_][^\W\d_]", after))
 
 
 def dedup_key(text):

@@ -28,7 +28,9 @@ class TokenizerConfig:
 class PrivacyConfig:
     scrub: bool = True
     urls: bool = False  # URLs are often useful text; scrub them only when asked
-    types: list[str] | None = None  # default: every type but url (tfpretrain.data.pii.PII_TYPES)
+    # Default: every type but url. Types (tfpretrain.data.pii.PII_TYPES): email, phone, ip_address, credit_card, ssn,
+    # iban, url, national_id (15 countries), mac_address, date_of_birth (only after a marker such as "born on").
+    types: list[str] | None = None
     # Countries (ISO 3166) whose national phone formats are recognised; numbers with +CC / 00CC always are.
     phone_regions: list[str] = dataclasses.field(default_factory=lambda: list(DEFAULT_PHONE_REGIONS))
 
