@@ -12,8 +12,8 @@ Types: email (plain and obfuscated), phone (international and E.164 formats from
 with and without separators from 12, 00-prefixed, (0)-trunk and US variants), iban (15 countries), credit_card
 (7 networks), ssn, ip_address (IPv4, IPv6), url, national_id (15 countries, 27 written shapes), mac_address (colon,
 hyphen, Cisco dot), date_of_birth (a birth marker and a date as written in 15 countries, pii_birth_dates.py).
-Every kind has `per_kind` samples (default 20); look-alikes come in 86 categories x `per_lookalike` (default 30) =
-2,580 documents, among them near misses of every national ID (check wrong under every scheme), hex strings and
+Every kind has `per_kind` samples (default 20); look-alikes come in 88 categories x `per_lookalike` (default 30) =
+2,640 documents, among them near misses of every national ID (check wrong under every scheme), hex strings and
 hashes for MAC addresses, plain dates and birth years for dates of birth.
 """
 
