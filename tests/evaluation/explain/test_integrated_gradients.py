@@ -159,7 +159,9 @@ def test_completeness_attributions_sum_to_the_score_difference(model, rng, basel
     result = integrated_gradients(model, features, baseline=baseline, steps=128)
     _assert_completeness(result)
     assert (result["attributions"][features[F.PADDING_MASK] == 0] == 0).all()
-    np.testing.assert_allclose(result["score"], _sigmoid(model(features).numpy()[:, 0]), atol=1e-6)
+    # The score comes from the batched interpolation pass (other matmul shapes, so other float32 summation
+    # orders): a few ulps of a probability, not bit-for-bit.
+    np.testing.assert_allclose(result["score"], _sigmoid(model(features).numpy()[:, 0]), rtol=1e-5, atol=1e-5)
 
 
 def test_baseline_keeps_special_tokens_and_padding():
