@@ -3,7 +3,8 @@
 References: per-example gradients materialised in numpy for the norm formulas (a Dense layer; an embedding used both
 as lookup and as tied output projection, whose norm needs the cross term), and the exact per-example implementation
 (dp_sgd.clipped_gradient_sum, vectorised per-example gradients) for whole models: the clipped sums must agree to
-1e-5 relative to the largest gradient entry (measured: ~2e-7) on the three tasks, eagerly-traced and under XLA.
+1e-5 relative to the largest gradient entry (measured: ~2e-7) on the three tasks, eagerly-traced and under XLA, and
+with dropout on under the same masks.
 test_dp_sgd.py runs enable_dp (ghost by default) against separate-tape references, with accumulation, XLA and
 MirroredStrategy over 2 logical CPUs.
 """
@@ -123,6 +124,24 @@ def test_clipped_sum_equals_the_per_example_implementation_under_xla(rng):
     model, features = _task_and_features("pretrainer", rng)
     l2_norm_clip, _ = _median_norm(model, features)
     _assert_equal(*_both(model, features, l2_norm_clip, jit_compile=True))
+
+
+def test_equal_with_dropout_under_the_same_masks(rng):
+    """Both paths draw one seed per Dropout layer and the same masks from it: restore the generators in between."""
+    keras.utils.set_random_seed(0)
+    model = BertClassifier(factories.bert_backbone(**SMALL, dropout=0.3), num_classes=3, dropout=0.3)
+    features = factories.classifier_features(rng, batch=4, length=8, num_classes=3, vocab=50)
+    generators = [m._generator for m in model.submodules if getattr(m, "_generator", None) is not None]
+    assert len(generators) >= 4
+    states = [g.state.numpy() for g in generators]
+    features = {k: tf.constant(v) for k, v in features.items()}
+    variables = model.trainable_variables
+    exact = tf.function(lambda f: dp_sgd.clipped_gradient_sum(model, f, variables, 1e-2))(features)
+    for g, state in zip(generators, states):
+        g.state.assign(state)
+    ghost = tf.function(lambda f: ghost_clipping.clipped_gradient_sum(model, f, variables, 1e-2))(features)
+    _assert_equal(exact, ghost)
+    assert float(ghost[2]) == 4  # all clipped: the norms are compared too
 
 
 # -- refusals and the setting ----------------------------------------------------------------------------------------

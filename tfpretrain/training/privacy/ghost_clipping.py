@@ -16,8 +16,10 @@ Memory is that of normal training plus the recorded pieces and the B x R x R Gra
 Every trainable variable must belong to a layer type with a recorder (layer_calls.RECORDERS): a variable of any
 other layer is refused up front, and one that gets a gradient without a recorded use (read outside its layer's
 `call`) is refused while tracing. Not caught: a variable read by its layer AND directly elsewhere; add a recorder
-for such a use. Dropout is drawn as in normal training (independent per example, once: the norm and the gradient
-see the same masks).
+for such a use. Dropout: each Dropout layer draws one seed from its generator before the tape (as dp_sgd's
+per-example path does) and its masks from that seed, folded with the call count: independent per example, drawn
+once (norm and gradient see the same masks), and the very masks of the per-example path (tests compare with
+dropout on).
 """
 
 import contextlib
@@ -25,6 +27,7 @@ import contextlib
 import tensorflow as tf
 
 from tfpretrain.keras import keras
+from tfpretrain.layers import dropout as dropout_lib
 from tfpretrain.training.privacy import layer_calls, layer_norms
 
 
@@ -55,15 +58,20 @@ def check_supported(task):
 
 
 def per_example_losses(task, features, outputs):
-    """[B]: each example's own loss (its numerators / its own denominators, no all-reduce), from batch outputs."""
+    """[B]: each example's own loss (its numerators / its own denominators, no all-reduce), from batch outputs.
 
-    def one(example_and_outputs):  # one example's tensors, without the batch axis
-        example, out = tf.nest.map_structure(lambda t: t[None], example_and_outputs)
+    A tf.map_fn over the examples (a while loop: loss terms are small next to the model). tf.vectorized_map here
+    made XLA recompile the step at every step once dropout was on (TF 2.21; the test under XLA would not notice)."""
+    first = tf.nest.flatten(features)[0]
+    batch = first.shape[0] if first.shape[0] is not None else tf.shape(first)[0]
+
+    def one(i):  # example i as a batch of 1
+        example, out = tf.nest.map_structure(lambda t: t[i][None], (features, outputs))
         numerators, denominators = task.loss_numerators(example, out), task.loss_denominators(example)
         return tf.add_n([tf.math.divide_no_nan(numerators[k], tf.cast(denominators[k], tf.float32))
                          for k in numerators])
 
-    return tf.vectorized_map(one, (features, outputs), fallback_to_while_loop=False)
+    return tf.map_fn(one, tf.range(batch), fn_output_signature=tf.float32)
 
 
 def clipped_gradient_sum(task, features, variables, l2_norm_clip, mode="auto"):
@@ -71,9 +79,11 @@ def clipped_gradient_sum(task, features, variables, l2_norm_clip, mode="auto"):
     norms and one weighted backward pass. -> (outputs, summed: one float32 tensor per variable, number clipped).
     `mode`: layer_norms' auto | gram | direct (tests force each)."""
     layers = check_supported(task)
+    dropouts = [layer for layer in task.submodules if isinstance(layer, dropout_lib.Dropout) and layer.rate > 0]
+    seeds = [layer._generator.make_seeds(1)[:, 0] for layer in dropouts]  # int64 [2] each, outside the tape
     recorder = layer_calls.Recorder()
     with tf.GradientTape(persistent=True) as tape:
-        with _recording(layers, recorder):
+        with _recording(layers, recorder), _seeded_dropout(dropouts, seeds):
             outputs = task({k: features[k] for k in task.input_keys}, training=True)
         if task.losses:
             raise ValueError(f"DP-SGD does not support models with regularisation losses ({len(task.losses)} found)")
@@ -113,3 +123,30 @@ def _recording(layers, recorder):
     finally:
         for layer in layers:
             del layer.call
+
+
+@contextlib.contextmanager
+def _seeded_dropout(layers, seeds):
+    """Each Dropout layer's masks from its pre-drawn seed folded with its call count: the masks dp_sgd's per-example
+    path draws for the whole batch (a layer called twice per forward gets a new draw per call)."""
+
+    def make_drop(layer, seed):
+        calls = [0]
+
+        def drop(inputs):  # inputs [B, ...]
+            alg = "threefry" if dropout_lib._in_xla_context() else "philox"
+            call_seed = tf.random.experimental.stateless_fold_in(seed, calls[0], alg=alg)
+            calls[0] += 1
+            uniform = tf.random.stateless_uniform(tf.shape(inputs), call_seed, dtype=tf.float32, alg=alg)
+            scale = tf.cast(1.0 / (1.0 - layer.rate), inputs.dtype)
+            return tf.where(uniform >= layer.rate, inputs * scale, tf.zeros_like(inputs))
+
+        return drop
+
+    for layer, seed in zip(layers, seeds):
+        layer._drop = make_drop(layer, seed)
+    try:
+        yield
+    finally:
+        for layer in layers:
+            del layer._drop
