@@ -11,7 +11,8 @@ shadowed (as dp_sgd shadows Dropout._drop) by a copy that also records what the 
      norm (gram or direct form); their sum over variables is |g_i|^2;
   2. c_i = min(1, C / |g_i|), a constant, and ONE weighted backward pass of sum_i c_i loss_i (the same tape, the
      losses' output gradient c) gives sum_i clip(g_i, C).
-Memory is that of normal training plus the recorded pieces and the B x R x R Gram matrices, never B x P.
+Memory is that of normal training plus the recorded pieces and, per variable, B x R x R Gram matrices (or the
+direct form's B x U x W where that is smaller), never B x P.
 
 Every trainable variable must belong to a layer type with a recorder (layer_calls.RECORDERS): a variable of any
 other layer is refused up front, and one that gets a gradient without a recorded use (read outside its layer's
