@@ -66,6 +66,9 @@ class DPConfig:
     noise_multiplier: float = 1.0  # sigma: noise stddev is sigma * C on the summed clipped gradients
     delta: float | None = None  # None: 1 / dataset size (the report says which)
     accountant: Literal["rdp", "pld"] = "rdp"
+    # ghost: per-example norms without per-example gradients (training/privacy/ghost_clipping.py), normal training's
+    # memory; per_example: materialised per-example gradients (B x parameters), the exact reference
+    clipping: Literal["ghost", "per_example"] = "ghost"
 
     def __post_init__(self):
         if not self.l2_norm_clip > 0:

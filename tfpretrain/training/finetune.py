@@ -127,7 +127,7 @@ def finetune(experiment, run_dir, resume=False, verbose=1):
             init.directory, num_classes=e.num_classes, gradient_accumulation_steps=t.gradient_accumulation_steps
         )
         if t.dp.enabled:
-            enable_dp(model, t.dp.l2_norm_clip, t.dp.noise_multiplier, seed=t.seed)
+            enable_dp(model, t.dp.l2_norm_clip, t.dp.noise_multiplier, seed=t.seed, clipping=t.dp.clipping)
         if e.sequence_length > model.backbone.max_sequence_length:
             raise ConfigError(e.source, "sequence_length",
                               f"{e.sequence_length} exceeds the checkpoint's {model.backbone.max_sequence_length}")

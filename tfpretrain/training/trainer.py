@@ -139,7 +139,7 @@ def pretrain(experiment, run_dir, resume=False, verbose=1):
     with strategy.scope():
         model = build_task(model_config, t.gradient_accumulation_steps)
         if t.dp.enabled:  # before the checkpoint is made: it then holds the noise generator's state
-            enable_dp(model, t.dp.l2_norm_clip, t.dp.noise_multiplier, seed=t.seed)
+            enable_dp(model, t.dp.l2_norm_clip, t.dp.noise_multiplier, seed=t.seed, clipping=t.dp.clipping)
         optimizer = build_optimizer_from_config(t)
         if t.precision == "mixed_float16":
             optimizer = keras.mixed_precision.LossScaleOptimizer(optimizer)

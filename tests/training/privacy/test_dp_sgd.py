@@ -69,9 +69,9 @@ def per_example_reference(model, features):
     return np.stack(rows)
 
 
-def dp_sgd_step(model, features, l2_norm_clip, noise_multiplier=0.0, jit_compile=False):
+def dp_sgd_step(model, features, l2_norm_clip, noise_multiplier=0.0, jit_compile=False, clipping="ghost"):
     """The applied gradient of one DP-SGD step (SGD with learning rate 1: the weight change), and the logs."""
-    enable_dp(model, l2_norm_clip, noise_multiplier, seed=3)
+    enable_dp(model, l2_norm_clip, noise_multiplier, seed=3, clipping=clipping)
     model.compile(optimizer=keras.optimizers.SGD(1.0), jit_compile=jit_compile)
     before = _flat(w.numpy() for w in model.trainable_weights)
     logs = model.train_on_batch(features, return_dict=True)
@@ -102,22 +102,24 @@ def _noiseless_case(kind, rng, **task_kwargs):
     return model, features, reference, float(np.median(np.linalg.norm(reference, axis=1)))
 
 
-def _assert_dp_step_matches_reference(model, features, reference, l2_norm_clip, jit_compile=False):
+def _assert_dp_step_matches_reference(model, features, reference, l2_norm_clip, jit_compile=False, clipping="ghost"):
     clipped, norms = clip_rows(reference, l2_norm_clip)
     assert (norms > l2_norm_clip).any() and (norms < l2_norm_clip).any()
     assert np.linalg.norm(clipped, axis=1).max() <= l2_norm_clip * (1 + 1e-6)  # no contribution exceeds C
-    applied, logs = dp_sgd_step(model, features, l2_norm_clip, jit_compile=jit_compile)
+    applied, logs = dp_sgd_step(model, features, l2_norm_clip, jit_compile=jit_compile, clipping=clipping)
     np.testing.assert_allclose(applied, clipped.mean(axis=0), atol=1e-5)
     assert logs["dp_clipped_fraction"] == pytest.approx((norms > l2_norm_clip).mean())
     assert logs["gradient_norm"] == pytest.approx(np.linalg.norm(clipped.mean(axis=0)), rel=1e-4)
     return applied
 
 
-@pytest.mark.parametrize("kind, accumulation", [("pretrainer", 1), ("causal_lm", 2)])
-def test_noiseless_dp_gradient_is_the_mean_of_clipped_per_example_gradients(kind, accumulation, rng):
-    """Clipped per-example gradients add up over micro-batches exactly as over one batch."""
+@pytest.mark.parametrize("kind, accumulation, clipping", [("pretrainer", 1, "ghost"), ("causal_lm", 2, "ghost"),
+                                                         ("causal_lm", 2, "per_example")])
+def test_noiseless_dp_gradient_is_the_mean_of_clipped_per_example_gradients(kind, accumulation, clipping, rng):
+    """Clipped per-example gradients add up over micro-batches exactly as over one batch (ghost clipping, the
+    default, and the per-example implementation it is tested against in test_ghost_clipping.py)."""
     model, features, reference, l2_norm_clip = _noiseless_case(kind, rng, gradient_accumulation_steps=accumulation)
-    _assert_dp_step_matches_reference(model, features, reference, l2_norm_clip)
+    _assert_dp_step_matches_reference(model, features, reference, l2_norm_clip, clipping=clipping)
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """DP-SGD (Abadi et al. 2016) inside Task.train_step: per-example clipping + Gaussian noise.
 
-    enable_dp(task, l2_norm_clip, noise_multiplier, seed)   # before compile / fit, in the strategy scope
+    enable_dp(task, l2_norm_clip, noise_multiplier, seed, clipping="ghost")   # before compile / fit, in the scope
 
 sets a DPSGD object as the task's gradient strategy (models/task.py asks it for the gradients; models never
 import training).
@@ -14,6 +14,11 @@ all-reduce), so adding or removing one example moves the clipped sum by at most 
 micro-batches and replicas; each replica adds noise with stddev sigma * C / sqrt(replicas) (independent streams), so
 the noise in the all-reduced sum has stddev sigma * C and is added exactly once per step. Everything after that
 (division by n, the optimizer's global_clipnorm, weight decay) is post-processing and costs no privacy.
+
+The clipped sum comes from one of two functions with the same contract (`clipping`): "ghost"
+(training/privacy/ghost_clipping.py: per-example norms without per-example gradients, then one weighted backward
+pass; normal training's memory) or "per_example" (`clipped_gradient_sum` below, the exact reference it is tested
+against), described next.
 
 Per-example gradients come from `tf.vectorized_map` over the local (micro-)batch, each example run as a batch of 1,
 with `fallback_to_while_loop=False`: every op is vectorised, under XLA too. TensorFlow's pfor lacks vectorisers for
@@ -47,21 +52,29 @@ from tensorflow.python.ops.parallel_for import pfor
 from tfpretrain.keras import keras
 from tfpretrain.layers import dropout as dropout_lib
 from tfpretrain.models.task import replica_sum
+from tfpretrain.training.privacy import ghost_clipping
 
 
-def enable_dp(task, l2_norm_clip, noise_multiplier, seed=0):
+def enable_dp(task, l2_norm_clip, noise_multiplier, seed=0, clipping="ghost"):
     """Train `task` with DP-SGD from now on (call in the strategy scope, before `fit`; a checkpoint then holds the
-    noise generator too). Logs `dp_clipped_fraction`: the share of each step's examples that were clipped."""
+    noise generator too). Logs `dp_clipped_fraction`: the share of each step's examples that were clipped.
+    `clipping`: "ghost" or "per_example" (CLIPPING), how the clipped per-example gradient sum is computed."""
     check_supported(task)
-    task.set_gradient_strategy(DPSGD(l2_norm_clip, noise_multiplier, seed))
+    strategy = DPSGD(l2_norm_clip, noise_multiplier, seed, clipping)
+    if clipping == "ghost":
+        ghost_clipping.check_supported(task)  # every trainable variable has a ghost norm, or one clear error now
+    task.set_gradient_strategy(strategy)
 
 
 class DPSGD(tf.Module):
     """A Task's gradient strategy: the mechanism's settings, its noise generator (tracked: a checkpoint restores the
     noise stream) and the clipped fraction it logs."""
 
-    def __init__(self, l2_norm_clip, noise_multiplier, seed=0):
+    def __init__(self, l2_norm_clip, noise_multiplier, seed=0, clipping="ghost"):
         super().__init__(name="dp_sgd")
+        if clipping not in CLIPPING:
+            raise ValueError(f"clipping must be one of {sorted(CLIPPING)}, got {clipping!r}")
+        self.clipping = clipping
         if not float(l2_norm_clip) > 0:
             raise ValueError(f"l2_norm_clip must be positive, got {l2_norm_clip}")
         if not float(noise_multiplier) >= 0:
@@ -84,7 +97,7 @@ class DPSGD(tf.Module):
         variables = task.trainable_variables
 
         def clipped_sum(micro):
-            outputs, grads, clipped = clipped_gradient_sum(task, micro, variables, self.l2_norm_clip)
+            outputs, grads, clipped = CLIPPING[self.clipping](task, micro, variables, self.l2_norm_clip)
             task.update_task_metrics(micro, outputs)
             return task.loss_share(micro, outputs, denominators), grads, clipped
 
@@ -161,6 +174,9 @@ def clipped_gradient_sum(task, features, variables, l2_norm_clip):
     outputs, grads, clipped = tf.vectorized_map(one_example, elems, fallback_to_while_loop=False)
     # outputs [B, ...]; grads [B, *variable.shape] each; clipped [B]
     return outputs, [tf.reduce_sum(g, axis=0) for g in grads], tf.reduce_sum(clipped)
+
+
+CLIPPING = {"ghost": ghost_clipping.clipped_gradient_sum, "per_example": clipped_gradient_sum}
 
 
 # -- pfor vectorisers for the two ops in these models that TensorFlow's pfor lacks -------------------------------
