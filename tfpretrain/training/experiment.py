@@ -70,6 +70,8 @@ class DPConfig:
     # poisson: each example joins each step with probability q = global_batch_size / N (fine-tuning only; padded
     # fixed-shape batches); shuffle: shuffled fixed-size batches (epsilon labelled as approximated by Poisson)
     sampling: Literal["poisson", "shuffle"] = "shuffle"
+    trainable: Literal["all", "top_n_layers"] = "all"  # top_n_layers: only the top N layers + head (fine-tuning)
+    top_n_layers: int | None = None  # N, with trainable: top_n_layers
 
     def __post_init__(self):
         if not self.l2_norm_clip > 0:
@@ -84,6 +86,10 @@ class DPConfig:
                 raise ConfigError("<config>", "target_epsilon", f"must be positive, got {self.target_epsilon}")
         if self.delta is not None and not 0 < self.delta < 1:
             raise ConfigError("<config>", "delta", f"must be in (0, 1) or null, got {self.delta}")
+        if (self.trainable == "top_n_layers") != (self.top_n_layers is not None):
+            raise ConfigError("<config>", "top_n_layers", "set it exactly when trainable is top_n_layers")
+        if self.top_n_layers is not None and self.top_n_layers < 0:
+            raise ConfigError("<config>", "top_n_layers", f"must be >= 0, got {self.top_n_layers}")
 
 
 @dataclasses.dataclass(frozen=True)

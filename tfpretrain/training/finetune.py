@@ -34,6 +34,7 @@ from tfpretrain.training.experiment import TrainerConfig
 from tfpretrain.training.export import export_classifier, export_hf
 from tfpretrain.training.privacy.dp_sgd import enable_dp
 from tfpretrain.training.privacy.plan import plan_dp
+from tfpretrain.training.privacy.trainable import train_top_layers
 from tfpretrain.training.trainer import build_optimizer_from_config, device_peak_flops, worker_dir
 
 log = logging.getLogger(__name__)
@@ -129,6 +130,11 @@ def finetune(experiment, run_dir, resume=False, verbose=1):
         model = BertClassifier.from_pretrained(
             init.directory, num_classes=e.num_classes, gradient_accumulation_steps=t.gradient_accumulation_steps
         )
+        if t.dp.enabled and t.dp.trainable == "top_n_layers":  # per-example gradients of the trained part only
+            try:
+                train_top_layers(model, t.dp.top_n_layers)
+            except ValueError as error:
+                raise ConfigError(e.source, "trainer.dp.top_n_layers", str(error)) from None
         if t.dp.enabled:
             enable_dp(model, t.dp.l2_norm_clip, plan.noise_multiplier, seed=t.seed,
                       expected_batch_size=plan.expected_batch_size)

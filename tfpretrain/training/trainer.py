@@ -132,7 +132,7 @@ def pretrain(experiment, run_dir, resume=False, verbose=1):
     if t.dp.enabled:  # sampling rate = global batch / the manifest's train records; streamed shuffled batches
         unit = ("one training record (a BERT NSP pair / a GPT-2 sequence); a document spread over k records is "
                 "protected as a group of k")
-        plan = plan_dp(t, manifest["splits"]["train"]["records"], unit, experiment.source, poisson_supported=False)
+        plan = plan_dp(t, manifest["splits"]["train"]["records"], unit, experiment.source, fine_tuning=False)
     os.makedirs(run_dir, exist_ok=True)  # after the data is checked: a bad input leaves no run directory behind
     dump_yaml(to_dict(experiment, model_config), run.experiment)
     shutil.copyfile(os.path.join(manifest["_directory"], manifest["tokenizer"]["file"]), run.tokenizer)

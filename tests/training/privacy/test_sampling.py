@@ -220,7 +220,7 @@ def test_dp_settings_errors_name_their_key():
     with pytest.raises(ConfigError, match=r"trainer\.dp\.target_epsilon: target epsilon 0.01 is unreachable"):
         plan_dp(unreachable, 100, "one example", "x.yaml")
     with pytest.raises(ConfigError, match=r"x\.yaml: trainer\.dp\.sampling: poisson needs in-memory data"):
-        plan_dp(TrainerConfig(dp=_dp(sampling="poisson")), 1000, "one record", "x.yaml", poisson_supported=False)
+        plan_dp(TrainerConfig(dp=_dp(sampling="poisson")), 1000, "one record", "x.yaml", fine_tuning=False)
 
 
 def test_a_poisson_fine_tune_records_its_sampling_and_epsilon(tmp_path):

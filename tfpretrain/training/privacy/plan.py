@@ -62,14 +62,17 @@ def overflow_probability(trainer, dataset_size, sigma):
 
 
 def plan_dp(trainer, dataset_size, privacy_unit, source="<config>", *, replicas=1, epoch_aligned=False,
-            poisson_supported=True):
+            fine_tuning=True):
     """The DPPlan of a run with trainer.dp.enabled over `dataset_size` records. `epoch_aligned`: shuffled batches
-    never span two epochs (privacy.json then also gives the proven amplification-free bound)."""
+    never span two epochs (privacy.json then also gives the proven amplification-free bound). Pretraining
+    (fine_tuning False) refuses Poisson sampling and top_n_layers."""
     dp = trainer.dp
-    if dp.sampling == "poisson" and not poisson_supported:
+    if dp.sampling == "poisson" and not fine_tuning:
         raise ConfigError(source, "trainer.dp.sampling",
                           "poisson needs in-memory data (tfpretrain finetune); pretraining streams shuffled batches: "
                           "use shuffle")
+    if dp.trainable != "all" and not fine_tuning:
+        raise ConfigError(source, "trainer.dp.trainable", "top_n_layers is for fine-tuning; pretraining trains all")
     sigma = noise_multiplier_of(trainer, dataset_size, source)
     sampler = None
     if dp.sampling == "poisson":
