@@ -10,6 +10,7 @@ bounded so that delta + (1 + e^eps) x that bound (privacy.json's "delta includin
 """
 
 import dataclasses
+import logging
 import math
 
 from tfpretrain.config import ConfigError
@@ -46,11 +47,16 @@ def noise_multiplier_of(trainer, dataset_size, source="<config>"):
     if dp.target_epsilon is None:
         return DEFAULT_NOISE_MULTIPLIER if dp.noise_multiplier is None else float(dp.noise_multiplier)
     q, delta = sampling_rate_of(trainer.global_batch_size, dataset_size), delta_of(dp, dataset_size)
+    absl = logging.getLogger("absl")  # RDP's "failed to converge ... excluding this order", per order per try
+    level = absl.level
+    absl.setLevel(logging.ERROR)
     try:
         return solve_noise_multiplier(
             dp.target_epsilon, lambda sigma: epsilon(sigma, q, trainer.train_steps, delta, dp.accountant))
     except ValueError as e:
         raise ConfigError(source, "trainer.dp.target_epsilon", str(e)) from None
+    finally:
+        absl.setLevel(level)
 
 
 def overflow_probability(trainer, dataset_size, sigma):
