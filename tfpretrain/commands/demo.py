@@ -23,7 +23,7 @@ from tfpretrain.commands.bad_input import removed_on_bad_input
 from tfpretrain.commands.console import setup_logging
 from tfpretrain.commands.evaluate import evaluate
 from tfpretrain.commands.generate import generate_text
-from tfpretrain.config import CONFIGS_DIR
+from tfpretrain.config import CONFIGS_DIR, load_yaml
 from tfpretrain.data.prepare import prepare
 from tfpretrain.data.prepare_config import load_prepare_config
 from tfpretrain.data.synthetic import GROUP_COLUMNS, make_examples, write_csv
@@ -124,13 +124,18 @@ def _audits(out, stamp):
     return done
 
 
-def _finetune(run_dir, out, labeled, steps, dp=None):
-    """Fine-tune a classifier from the demo's BERT on the synthetic data -> its metrics.jsonl lines."""
+def _finetune(run_dir, out, labeled, steps, dp=None, recipe=None):
+    """Fine-tune a classifier from the demo's BERT on the synthetic data -> its metrics.jsonl lines. `recipe`: a
+    fine-tuning config (e.g. configs/finetune/dp_demo.yaml) whose trainer section replaces the demo's settings."""
     trainer = {"strategy": "cpu", "global_batch_size": 32, "train_steps": steps, "log_every": max(steps // 3, 1),
                "validation_every": steps, "validation_steps": -(-EVAL_EXAMPLES // 32),  # the whole eval split
                "optimizer": {"learning_rate": 1e-3, "warmup_steps": steps // 10}}
     if dp:
         trainer["dp"] = dp
+    if recipe:
+        trainer = {**trainer, **(load_yaml(recipe).get("trainer") or {})}
+        trainer.update(validation_every=trainer["train_steps"],  # the whole eval split at the end
+                       validation_steps=-(-EVAL_EXAMPLES // trainer["global_batch_size"]))
     experiment = load_finetune_experiment(data={
         "init": str(out / "bert"),
         "train": {"source": str(labeled / "train.csv"), "group_fields": list(GROUP_COLUMNS)},
@@ -143,8 +148,10 @@ def _finetune(run_dir, out, labeled, steps, dp=None):
     return [json.loads(x) for x in Path(RunDir(run_dir).metrics).read_text().splitlines()]
 
 
-def run_demo(out_dir="runs/demo", bert_steps=300, gpt2_steps=300, finetune_steps=150, seed=0, bias=0.7):
-    """The whole product on a CPU in a few minutes; returns the summary dict (also OUT/summary.json)."""
+def run_demo(out_dir="runs/demo", bert_steps=300, gpt2_steps=300, finetune_steps=150, seed=0, bias=0.7,
+             dp_recipe=None):
+    """The whole product on a CPU in a few minutes; returns the summary dict (also OUT/summary.json). `dp_recipe`:
+    a fine-tuning config whose trainer section (with its trainer.dp) the DP fine-tune uses instead of DP below."""
     started = time.time()
     out = Path(out_dir).resolve()
     if out.exists() and any(out.iterdir()):
@@ -193,15 +200,17 @@ def run_demo(out_dir="runs/demo", bert_steps=300, gpt2_steps=300, finetune_steps
 
     # The same fine-tune under DP-SGD: what the privacy guarantee costs in accuracy, in its own report and card.
     dp_steps = max(finetune_steps * 2 // 3, 1)
-    dp_log = _finetune(out / "classifier_dp", out, labeled, dp_steps, dp=DP)
+    dp_log = _finetune(out / "classifier_dp", out, labeled, dp_steps, dp=DP, recipe=dp_recipe)
     privacy = RunDir(out / "classifier_dp").read_json(RunDir.PRIVACY)
+    dp_steps = privacy["steps"]
     dp_rows, _, dp_paths = evaluate(str(out / "fairness_dp"), model=str(out / "classifier_dp"),
                                     config=str(CONFIGS / "eval" / "demo.yaml"), confidence=None)
     overall = lambda table, metric: next(  # noqa: E731
         (r["value"] for r in table if r["metric"] == metric and r["slice"] == "overall" and r["value"] is not None),
         float("nan"))
     auc = {"classifier": overall(rows, "auc"), "classifier_dp": overall(dp_rows, "auc")}
-    print(f"{stamp()} DP-SGD fine-tune ({dp_steps} steps, noise {DP['noise_multiplier']}, clip {DP['l2_norm_clip']}): "
+    print(f"{stamp()} DP-SGD fine-tune ({dp_steps} steps, {privacy['sampling']} sampling, noise "
+          f"{privacy['noise_multiplier']:.3g}, clip {privacy['l2_norm_clip']:g}): "
           f"epsilon {privacy['epsilon']:.2f} at delta {privacy['delta']:.2g}; AUC {auc['classifier_dp']:.3f}, "
           f"accuracy {overall(dp_rows, 'binary_accuracy'):.3f} (without DP: AUC {auc['classifier']:.3f}, accuracy "
           f"{overall(rows, 'binary_accuracy'):.3f})", flush=True)
@@ -255,11 +264,14 @@ def add_arguments(parser):
     parser.add_argument("--gpt2-steps", type=int, default=300, help="GPT-2 pretraining steps (default: 300)")
     parser.add_argument("--finetune-steps", type=int, default=150, help="classifier fine-tuning steps (default: 150)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--dp-recipe", default=None,
+                        help="a fine-tuning config (e.g. configs/finetune/dp_demo.yaml) whose trainer section the DP "
+                             "fine-tune uses (default: noise 0.6, clip 1, 100 steps of 32)")
 
 
 def run(args):
     setup_logging(quiet_libraries=True)
     with removed_on_bad_input(args.out):
         run_demo(out_dir=args.out, bert_steps=args.bert_steps, gpt2_steps=args.gpt2_steps,
-                 finetune_steps=args.finetune_steps, seed=args.seed)
+                 finetune_steps=args.finetune_steps, seed=args.seed, dp_recipe=args.dp_recipe)
     return 0

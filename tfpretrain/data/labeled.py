@@ -338,6 +338,14 @@ def labels_of(examples: Sequence[Mapping[str, Any]]) -> np.ndarray:
     return labels
 
 
+def classifier_arrays(examples: Sequence[Mapping[str, Any]], tokenizer, sequence_length: int) -> dict[str, np.ndarray]:
+    """{token_ids, segment_ids, padding_mask: int32 [N, S], labels: int32 [N]} of the examples."""
+    if not examples:
+        raise FinetuneDataError("no examples to build a dataset from")
+    labels = labels_of(examples)
+    return {**encode(examples, tokenizer, sequence_length), F.LABELS: labels}
+
+
 def make_classifier_dataset(
     examples: Sequence[Mapping[str, Any]],
     tokenizer,
@@ -347,20 +355,23 @@ def make_classifier_dataset(
     seed: int = 0,
     repeat: bool = False,
     drop_remainder: bool = True,
+    epoch_aligned: bool = False,
 ):
     """A tf.data.Dataset of {token_ids, segment_ids, padding_mask: int32 [B, S], labels: int32 [B]} for
-    `BertClassifier.fit`. Shuffling covers the whole set and reshuffles every epoch (reproducibly, from `seed`)."""
+    `BertClassifier.fit`. Shuffling covers the whole set and reshuffles every epoch (reproducibly, from `seed`).
+    `epoch_aligned` (with repeat): batch each epoch on its own, so no batch spans two epochs (DP-SGD's bound)."""
     import tensorflow as tf
 
-    if not examples:
-        raise FinetuneDataError("no examples to build a dataset from")
     if int(batch_size) < 1:
         raise FinetuneDataError(f"batch_size must be >= 1, got {batch_size}")
-    labels = labels_of(examples)
-    features = {**encode(examples, tokenizer, sequence_length), F.LABELS: labels}
-    dataset = tf.data.Dataset.from_tensor_slices(features)
+    if epoch_aligned and repeat and drop_remainder and len(examples) < int(batch_size):
+        raise FinetuneDataError(f"{len(examples)} examples make no epoch-aligned batch of {batch_size}")
+    dataset = tf.data.Dataset.from_tensor_slices(classifier_arrays(examples, tokenizer, sequence_length))
     if shuffle:
-        dataset = dataset.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
-    if repeat:
+        dataset = dataset.shuffle(len(examples), seed=seed, reshuffle_each_iteration=True)
+    if repeat and not epoch_aligned:
         dataset = dataset.repeat()
-    return dataset.batch(int(batch_size), drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+    dataset = dataset.batch(int(batch_size), drop_remainder=drop_remainder)
+    if repeat and epoch_aligned:
+        dataset = dataset.repeat()
+    return dataset.prefetch(tf.data.AUTOTUNE)

@@ -63,20 +63,36 @@ class DPConfig:
 
     enabled: bool = False
     l2_norm_clip: float = 1.0  # C: each example's gradient is clipped to this L2 norm
-    noise_multiplier: float = 1.0  # sigma: noise stddev is sigma * C on the summed clipped gradients
+    noise_multiplier: float | None = None  # sigma: noise stddev sigma * C on the clipped sum; None: 1.0 or solved
+    target_epsilon: float | None = None  # solve sigma so the run spends this (at delta); excludes noise_multiplier
     delta: float | None = None  # None: 1 / dataset size (the report says which)
     accountant: Literal["rdp", "pld"] = "rdp"
     # ghost: per-example norms without per-example gradients (training/privacy/ghost_clipping.py), normal training's
     # memory; per_example: materialised per-example gradients (B x parameters), the exact reference
     clipping: Literal["ghost", "per_example"] = "ghost"
+    # poisson: each example joins each step with probability q = global_batch_size / N (fine-tuning only; padded
+    # fixed-shape batches); shuffle: shuffled fixed-size batches (epsilon labelled as approximated by Poisson)
+    sampling: Literal["poisson", "shuffle"] = "shuffle"
+    trainable: Literal["all", "top_n_layers"] = "all"  # top_n_layers: only the top N layers + head (fine-tuning)
+    top_n_layers: int | None = None  # N, with trainable: top_n_layers
 
     def __post_init__(self):
         if not self.l2_norm_clip > 0:
             raise ConfigError("<config>", "l2_norm_clip", f"must be positive, got {self.l2_norm_clip}")
-        if not self.noise_multiplier >= 0:
+        if self.noise_multiplier is not None and not self.noise_multiplier >= 0:
             raise ConfigError("<config>", "noise_multiplier", f"must be >= 0, got {self.noise_multiplier}")
+        if self.target_epsilon is not None:
+            if self.noise_multiplier is not None:
+                raise ConfigError("<config>", "target_epsilon",
+                                  "set either target_epsilon or noise_multiplier, not both (sigma is solved from it)")
+            if not self.target_epsilon > 0:
+                raise ConfigError("<config>", "target_epsilon", f"must be positive, got {self.target_epsilon}")
         if self.delta is not None and not 0 < self.delta < 1:
             raise ConfigError("<config>", "delta", f"must be in (0, 1) or null, got {self.delta}")
+        if (self.trainable == "top_n_layers") != (self.top_n_layers is not None):
+            raise ConfigError("<config>", "top_n_layers", "set it exactly when trainable is top_n_layers")
+        if self.top_n_layers is not None and self.top_n_layers < 0:
+            raise ConfigError("<config>", "top_n_layers", f"must be >= 0, got {self.top_n_layers}")
 
 
 @dataclasses.dataclass(frozen=True)

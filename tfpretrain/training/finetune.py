@@ -5,7 +5,7 @@
                         written: `--resume` continues from the step reached, skipping the batches already consumed)
     RUN/metrics.jsonl   one line per logging interval (and RUN/tensorboard/)
     RUN/energy.json     energy and CO2 of fine-tuning (codecarbon offline; training/energy.py)
-    RUN/privacy.json    with trainer.dp.enabled: DP-SGD's settings and epsilon spent (training/privacy_budget.py)
+    RUN/privacy.json    with trainer.dp.enabled: DP-SGD's settings, sampling, epsilon (training/privacy/accounting.py)
     RUN/export/         SavedModel: serving_default on serialized tf.Example -> {"score", ...} (TFMA, TF Serving)
     RUN/final/          Hugging Face format (config.json + model.safetensors + the tokenizer file)
     RUN/eval.tfrecord   the eval split as tf.Example: token features, label, text and the group columns unchanged,
@@ -22,7 +22,7 @@ import tensorflow as tf
 
 from tfpretrain.config import ConfigError, apply_overrides, dump_yaml, load_dataclass, load_yaml, with_defaults
 from tfpretrain.data.eval_records import write_eval_tfrecords
-from tfpretrain.data.labeled import FinetuneData, make_classifier_dataset, read_examples
+from tfpretrain.data.labeled import FinetuneData, classifier_arrays, make_classifier_dataset, read_examples
 from tfpretrain.data.tokenizer import load_tokenizer
 from tfpretrain.keras import keras
 from tfpretrain.models.bert.bert_classifier import BertClassifier
@@ -32,8 +32,9 @@ from tfpretrain.training.callbacks import CheckpointCallback, ScalarLogger
 from tfpretrain.training.energy import EnergyTracker
 from tfpretrain.training.experiment import TrainerConfig
 from tfpretrain.training.export import export_classifier, export_hf
-from tfpretrain.training.privacy.accounting import PrivacyLedger
 from tfpretrain.training.privacy.dp_sgd import enable_dp
+from tfpretrain.training.privacy.plan import plan_dp
+from tfpretrain.training.privacy.trainable import train_top_layers
 from tfpretrain.training.trainer import build_optimizer_from_config, device_peak_flops, worker_dir
 
 log = logging.getLogger(__name__)
@@ -115,6 +116,9 @@ def finetune(experiment, run_dir, resume=False, verbose=1):
     tokenizer = load_tokenizer(tokenizer_path)
     train_examples = read_examples(_labeled(e.train, e.num_classes), limit=e.train.limit)
     eval_examples = read_examples(_labeled(e.eval, e.num_classes), limit=e.eval.limit) if e.eval else []
+    # DP-SGD: one labelled example is the privacy unit; sampling rate = (expected) global batch / training examples
+    plan = plan_dp(t, len(train_examples), "one example", e.source, replicas=strategy.num_replicas_in_sync,
+                   epoch_aligned=True) if t.dp.enabled else None
     os.makedirs(run_dir, exist_ok=True)  # after the inputs are read: a bad input leaves no run directory behind
     resolved = {k: v for k, v in dataclasses.asdict(e).items() if k != "source"}
     dump_yaml(resolved, run.finetune_config)
@@ -126,8 +130,14 @@ def finetune(experiment, run_dir, resume=False, verbose=1):
         model = BertClassifier.from_pretrained(
             init.directory, num_classes=e.num_classes, gradient_accumulation_steps=t.gradient_accumulation_steps
         )
+        if t.dp.enabled and t.dp.trainable == "top_n_layers":  # per-example gradients of the trained part only
+            try:
+                train_top_layers(model, t.dp.top_n_layers)
+            except ValueError as error:
+                raise ConfigError(e.source, "trainer.dp.top_n_layers", str(error)) from None
         if t.dp.enabled:
-            enable_dp(model, t.dp.l2_norm_clip, t.dp.noise_multiplier, seed=t.seed, clipping=t.dp.clipping)
+            enable_dp(model, t.dp.l2_norm_clip, plan.noise_multiplier, seed=t.seed, clipping=t.dp.clipping,
+                      expected_batch_size=plan.expected_batch_size)
         if e.sequence_length > model.backbone.max_sequence_length:
             raise ConfigError(e.source, "sequence_length",
                               f"{e.sequence_length} exceeds the checkpoint's {model.backbone.max_sequence_length}")
@@ -136,8 +146,13 @@ def finetune(experiment, run_dir, resume=False, verbose=1):
         manager = checkpointing.restore_or_start(model, run.checkpoints, t.keep_checkpoints, resume)
     step = int(model.optimizer.iterations.numpy())
     # The data position is the step: a resumed run skips the batches its checkpoint consumed (same seed, same order).
-    train_data = make_classifier_dataset(train_examples, tokenizer, e.sequence_length, t.global_batch_size,
-                                         shuffle=True, seed=t.seed, repeat=True).skip(step)
+    if plan is not None and plan.sampler is not None:  # Poisson: stateless per step, so it starts at the step
+        train_data = plan.sampler.dataset(classifier_arrays(train_examples, tokenizer, e.sequence_length), step)
+    else:  # under DP, batches never span epochs: privacy.json's proven bound counts epochs
+        train_data = make_classifier_dataset(train_examples, tokenizer, e.sequence_length, t.global_batch_size,
+                                             shuffle=True, seed=t.seed, repeat=True,
+                                             epoch_aligned=t.dp.enabled).skip(step)
+    batch = plan.physical_batch_size if plan is not None and plan.sampler is not None else t.global_batch_size
     fit_kwargs = {}
     if t.validation_every:
         fit_kwargs = dict(
@@ -146,9 +161,9 @@ def finetune(experiment, run_dir, resume=False, verbose=1):
                                                     drop_remainder=False).take(t.validation_steps),
             validation_freq=max(t.validation_every // t.log_every, 1),
         )
-    logger = ScalarLogger(run_dir, tokens_per_step=t.global_batch_size * e.sequence_length,
+    logger = ScalarLogger(run_dir, tokens_per_step=batch * e.sequence_length,
                           flops_per_step=flops.classifier_training_flops_per_step(
-                              model.backbone, e.num_classes, t.global_batch_size, e.sequence_length),
+                              model.backbone, e.num_classes, batch, e.sequence_length),
                           peak_flops=device_peak_flops(t, strategy))
     checkpoints = CheckpointCallback(manager, t.checkpoint_every, t.train_steps)
     callbacks = [checkpoints, logger]
@@ -156,8 +171,7 @@ def finetune(experiment, run_dir, resume=False, verbose=1):
         energy.flops_per_step = logger.flops_per_step
         logger.extra_scalars.append(energy.scalars)
         callbacks.append(energy)
-    # DP-SGD: one labelled example is the privacy unit; sampling rate = global batch / training examples
-    privacy = PrivacyLedger(t.dp, t.global_batch_size, len(train_examples), "one example") if t.dp.enabled else None
+    privacy = plan.ledger if plan is not None else None
     if privacy is not None:
         logger.extra_scalars.append(privacy.scalars)
     history = None

@@ -4,7 +4,7 @@
     RUN/checkpoints/         tf.train.CheckpointManager: model (incl. dropout RNG state), optimizer, step
     RUN/metrics.jsonl        one line per logging interval; RUN/tensorboard/ the same as TensorBoard scalars
     RUN/energy.json          energy and CO2 over every session of the run (codecarbon offline; training/energy.py)
-    RUN/privacy.json         with trainer.dp.enabled: DP-SGD's settings and epsilon spent (training/privacy_budget.py)
+    RUN/privacy.json         with trainer.dp.enabled: DP-SGD's settings and epsilon (training/privacy/accounting.py)
     RUN/final/               the trained task in Hugging Face format (config.json + model.safetensors)
     RUN/tokenizer.json       the corpus's tokenizer, so a run directory is self-contained
 
@@ -29,8 +29,8 @@ from tfpretrain.training.callbacks import CheckpointCallback, ScalarLogger
 from tfpretrain.training.energy import EnergyTracker
 from tfpretrain.training.experiment import resolve_model_config, to_dict
 from tfpretrain.training.optimization import WarmupDecay, build_optimizer
-from tfpretrain.training.privacy.accounting import PrivacyLedger
 from tfpretrain.training.privacy.dp_sgd import enable_dp
+from tfpretrain.training.privacy.plan import plan_dp
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +128,11 @@ def pretrain(experiment, run_dir, resume=False, verbose=1):
                           f"{model_config.max_sequence_length} is below the data's sequence_length {sequence_length}")
     check_compatible(manifest, family=model_config.family, sequence_length=sequence_length,
                      vocabulary_size=model_config.vocabulary_size)
+    plan = None
+    if t.dp.enabled:  # sampling rate = global batch / the manifest's train records; streamed shuffled batches
+        unit = ("one training record (a BERT NSP pair / a GPT-2 sequence); a document spread over k records is "
+                "protected as a group of k")
+        plan = plan_dp(t, manifest["splits"]["train"]["records"], unit, experiment.source, fine_tuning=False)
     os.makedirs(run_dir, exist_ok=True)  # after the data is checked: a bad input leaves no run directory behind
     dump_yaml(to_dict(experiment, model_config), run.experiment)
     shutil.copyfile(os.path.join(manifest["_directory"], manifest["tokenizer"]["file"]), run.tokenizer)
@@ -139,7 +144,7 @@ def pretrain(experiment, run_dir, resume=False, verbose=1):
     with strategy.scope():
         model = build_task(model_config, t.gradient_accumulation_steps)
         if t.dp.enabled:  # before the checkpoint is made: it then holds the noise generator's state
-            enable_dp(model, t.dp.l2_norm_clip, t.dp.noise_multiplier, seed=t.seed, clipping=t.dp.clipping)
+            enable_dp(model, t.dp.l2_norm_clip, plan.noise_multiplier, seed=t.seed, clipping=t.dp.clipping)
         optimizer = build_optimizer_from_config(t)
         if t.precision == "mixed_float16":
             optimizer = keras.mixed_precision.LossScaleOptimizer(optimizer)
@@ -175,11 +180,8 @@ def pretrain(experiment, run_dir, resume=False, verbose=1):
         energy.flops_per_step = logger.flops_per_step
         logger.extra_scalars.append(energy.scalars)
         callbacks.append(energy)
-    privacy = None
-    if t.dp.enabled:  # epsilon spent so far, each interval; sampling rate = global batch / the manifest's train records
-        unit = ("one training record (a BERT NSP pair / a GPT-2 sequence); a document spread over k records is "
-                "protected as a group of k")
-        privacy = PrivacyLedger(t.dp, t.global_batch_size, manifest["splits"]["train"]["records"], unit)
+    privacy = plan.ledger if plan is not None else None
+    if privacy is not None:  # epsilon spent so far, each interval
         next(c for c in callbacks if isinstance(c, ScalarLogger)).extra_scalars.append(privacy.scalars)
     epochs = -(-t.train_steps // t.log_every)
     history = model.fit(

@@ -13,11 +13,24 @@ def test_privacy_says_epsilon_or_no_guarantee():
     assert section.heading == "Privacy (differential privacy)" and section.card_field == "privacy"
     assert section.card_entry == {
         "fine-tuning (classifier)": "DP-SGD, epsilon = 7.25 at delta = 1e-05 (noise multiplier 1.1, clip 1, sampling "
-                                    "rate 0.008, 150 steps, unit: one example; rdp accountant)",
+                                    "rate 0.008, 150 steps, unit: one example; rdp accountant; sampling: shuffled "
+                                    "fixed batches, epsilon approximated as Poisson)",
         "pretraining (bert)": "trained without differential privacy (no formal guarantee)"}
     assert ("<tr><td>fine-tuning (classifier)</td><td>DP-SGD (per-example clipping + Gaussian noise)</td><td>7.25</td>"
-            "<td>1e-05</td><td>1.1</td><td>1</td><td>0.008</td><td>150</td><td>one example</td></tr>") in section.html
+            "<td>1e-05</td><td>1.1</td><td>1</td><td>0.008</td><td>shuffled fixed batches, epsilon approximated as "
+            "Poisson</td><td>150</td><td>one example</td><td>RDP</td></tr>") in section.html
     assert "<td>off</td><td>∞ (no guarantee)</td><td>—</td>" in section.html
+
+
+def test_privacy_names_poisson_sampling_the_accountant_and_the_shuffled_bound():
+    poisson = {**PRIVACY, "sampling": "poisson", "accountant": "pld"}
+    shuffled = {**PRIVACY, "sampling": "shuffled fixed batches", "epsilon upper bound (no amplification)": 31.5}
+    section = privacy_section({"dp poisson": poisson, "dp shuffled": shuffled})
+    assert section.card_entry["dp poisson"].endswith("pld accountant; sampling: poisson)")
+    assert section.card_entry["dp shuffled"].endswith(
+        "sampling: shuffled fixed batches, epsilon approximated as Poisson; proven bound without amplification: "
+        "epsilon = 31.5)")
+    assert "<td>poisson</td><td>150</td><td>one example</td><td>PLD</td>" in section.html
 
 
 def test_energy_per_run_total_and_unmeasured():

@@ -400,6 +400,8 @@ def test_pretraining_with_dp_logs_epsilon_and_writes_privacy_json(dp_pretrain_ru
     assert privacy["steps"] == 4 and privacy["sampling_rate"] == pytest.approx(q) and privacy["delta"] == 1 / records
     assert privacy["epsilon"] == pytest.approx(_dp_accounting_epsilon(1.1, q, 4, 1 / records, "rdp"))
     assert privacy["privacy unit"].startswith("one training record") and privacy["dataset size"] == records
+    assert privacy["sampling"] == "shuffled fixed batches" and "approximated as Poisson" in privacy["epsilon basis"]
+    assert "epsilon upper bound (no amplification)" not in privacy  # streamed batches span passes: no proven bound
     lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [line["step"] for line in lines] == [2, 4]
     assert lines[0]["epsilon"] == pytest.approx(privacy_budget.epsilon(1.1, q, 2, 1 / records))

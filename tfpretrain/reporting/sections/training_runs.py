@@ -24,16 +24,26 @@ def _fmt(value: Any, digits: int = 4) -> str:
     return str(value)
 
 
+def _sampling(r: Mapping[str, Any]) -> str:
+    """How batches were sampled and what epsilon rests on (a privacy.json without "sampling" predates Poisson
+    sampling: it had shuffled fixed batches accounted as Poisson)."""
+    sampling = r.get("sampling", "shuffled fixed batches")
+    return sampling if sampling == "poisson" else f"{sampling}, epsilon approximated as Poisson"
+
+
 def privacy_card_entry(records: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
     out = {}
     for name, r in records.items():
         if r.get("epsilon") is None:
             out[name] = "trained without differential privacy (no formal guarantee)"
-        else:
-            out[name] = (f"DP-SGD, epsilon = {_fmt(r['epsilon'])} at delta = {_fmt(r.get('delta'))} "
-                         f"(noise multiplier {_fmt(r.get('noise_multiplier'))}, clip {_fmt(r.get('l2_norm_clip'))}, "
-                         f"sampling rate {_fmt(r.get('sampling_rate'))}, {r.get('steps')} steps, "
-                         f"unit: {r.get('privacy unit', 'example')}; {r.get('accountant', 'rdp')} accountant)")
+            continue
+        bound = r.get("epsilon upper bound (no amplification)")
+        bound = f"; proven bound without amplification: epsilon = {_fmt(bound)}" if bound is not None else ""
+        out[name] = (f"DP-SGD, epsilon = {_fmt(r['epsilon'])} at delta = {_fmt(r.get('delta'))} "
+                     f"(noise multiplier {_fmt(r.get('noise_multiplier'))}, clip {_fmt(r.get('l2_norm_clip'))}, "
+                     f"sampling rate {_fmt(r.get('sampling_rate'))}, {r.get('steps')} steps, "
+                     f"unit: {r.get('privacy unit', 'example')}; {r.get('accountant', 'rdp')} accountant; "
+                     f"sampling: {_sampling(r)}{bound})")
     return out
 
 
@@ -60,11 +70,11 @@ def privacy_section(records: Mapping[str, Mapping[str, Any]]) -> Section:
     rows = []
     for name, r in records.items():
         if r.get("epsilon") is None:
-            rows.append([name, "off", "∞ (no guarantee)", None, None, None, None, None, None])
+            rows.append([name, "off", "∞ (no guarantee)", None, None, None, None, None, None, None, None])
         else:
             rows.append([name, r.get("mechanism", "DP-SGD"), r.get("epsilon"), r.get("delta"),
-                         r.get("noise_multiplier"), r.get("l2_norm_clip"), r.get("sampling_rate"), r.get("steps"),
-                         r.get("privacy unit")])
+                         r.get("noise_multiplier"), r.get("l2_norm_clip"), r.get("sampling_rate"), _sampling(r),
+                         r.get("steps"), r.get("privacy unit"), r.get("accountant", "rdp").upper()])
     html = render_html("sections/templates/privacy.html.j2", rows=[[_fmt(c) for c in row] for row in rows])
     return Section("Privacy (differential privacy)", html=html, card_field="privacy",
                    card_entry=privacy_card_entry(records))

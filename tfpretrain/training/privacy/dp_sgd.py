@@ -9,7 +9,9 @@ One step, over a global batch of n examples split across replicas and micro-batc
 
     g = ( sum_i clip(grad loss_i, C)  +  N(0, (sigma * C)^2 I) ) / n,      clip(v, C) = v * min(1, C / |v|_2)
 
-where loss_i is example i's OWN loss (its weighted-token mean: `loss_denominators` of that example alone, no
+(n the fixed batch size; under Poisson sampling the expected batch q * N, whatever the step drew: a normaliser
+that does not depend on the data; padding rows have sample_weight 0 and add exactly zero), where loss_i is example
+i's OWN loss (its weighted-token mean: `loss_denominators` of that example alone, no
 all-reduce), so adding or removing one example moves the clipped sum by at most C. The clipped sums add up over
 micro-batches and replicas; each replica adds noise with stddev sigma * C / sqrt(replicas) (independent streams), so
 the noise in the all-reduced sum has stddev sigma * C and is added exactly once per step. Everything after that
@@ -49,18 +51,20 @@ from tensorflow.compiler.tf2xla.ops import gen_xla_ops
 from tensorflow.python.ops import gen_resource_variable_ops
 from tensorflow.python.ops.parallel_for import pfor
 
+from tfpretrain.data import features as F
 from tfpretrain.keras import keras
 from tfpretrain.layers import dropout as dropout_lib
 from tfpretrain.models.task import replica_sum
 from tfpretrain.training.privacy import ghost_clipping
 
 
-def enable_dp(task, l2_norm_clip, noise_multiplier, seed=0, clipping="ghost"):
+def enable_dp(task, l2_norm_clip, noise_multiplier, seed=0, clipping="ghost", expected_batch_size=None):
     """Train `task` with DP-SGD from now on (call in the strategy scope, before `fit`; a checkpoint then holds the
     noise generator too). Logs `dp_clipped_fraction`: the share of each step's examples that were clipped.
-    `clipping`: "ghost" or "per_example" (CLIPPING), how the clipped per-example gradient sum is computed."""
+    `clipping`: "ghost" or "per_example" (CLIPPING), how the clipped per-example gradient sum is computed.
+    `expected_batch_size` (Poisson sampling): divide the noisy sum by it, q * N, instead of the batch's rows."""
     check_supported(task)
-    strategy = DPSGD(l2_norm_clip, noise_multiplier, seed, clipping)
+    strategy = DPSGD(l2_norm_clip, noise_multiplier, seed, clipping, expected_batch_size)
     if clipping == "ghost":
         ghost_clipping.check_supported(task)  # every trainable variable has a ghost norm, or one clear error now
     task.set_gradient_strategy(strategy)
@@ -70,11 +74,14 @@ class DPSGD(tf.Module):
     """A Task's gradient strategy: the mechanism's settings, its noise generator (tracked: a checkpoint restores the
     noise stream) and the clipped fraction it logs."""
 
-    def __init__(self, l2_norm_clip, noise_multiplier, seed=0, clipping="ghost"):
+    def __init__(self, l2_norm_clip, noise_multiplier, seed=0, clipping="ghost", expected_batch_size=None):
         super().__init__(name="dp_sgd")
         if clipping not in CLIPPING:
             raise ValueError(f"clipping must be one of {sorted(CLIPPING)}, got {clipping!r}")
         self.clipping = clipping
+        if expected_batch_size is not None and not float(expected_batch_size) > 0:
+            raise ValueError(f"expected_batch_size must be positive, got {expected_batch_size}")
+        self.expected_batch_size = None if expected_batch_size is None else float(expected_batch_size)
         if not float(l2_norm_clip) > 0:
             raise ValueError(f"l2_norm_clip must be positive, got {l2_norm_clip}")
         if not float(noise_multiplier) >= 0:
@@ -91,7 +98,9 @@ class DPSGD(tf.Module):
         return [self.clipped_fraction]
 
     def gradients(self, task, features, denominators):
-        """(sum of clipped per-example gradients over micro-batches and replicas + noise once) / global batch.
+        """(sum of clipped per-example gradients over micro-batches and replicas + noise once) / global batch (the
+        expected batch q * N under Poisson sampling, as in Opacus: a normaliser that does not depend on the data).
+        Rows with sample_weight 0 (Poisson padding) add exactly zero (their loss is 0 * loss).
         The returned loss is the usual share of the global-batch loss, for logging only."""
         check_supported(task)
         variables = task.trainable_variables
@@ -104,9 +113,14 @@ class DPSGD(tf.Module):
         zeros = (tf.constant(0.0), [tf.zeros_like(v) for v in variables], tf.constant(0.0))
         loss, grads, clipped = task.accumulate(features, clipped_sum, zeros)
         grads = replica_sum([g + noise for g, noise in zip(grads, self.noise(variables))])
-        batch_size = replica_sum(tf.cast(tf.shape(tf.nest.flatten(features)[0])[0], tf.float32))
-        self.clipped_fraction.update_state(replica_sum(clipped) / batch_size)
-        return loss, [g / batch_size for g in grads]
+        rows = replica_sum(tf.cast(tf.shape(tf.nest.flatten(features)[0])[0], tf.float32))
+        if self.expected_batch_size is None:  # fixed-size batches: the (public) batch size
+            self.clipped_fraction.update_state(replica_sum(clipped) / rows)
+            return loss, [g / rows for g in grads]
+        # Poisson: a data-independent normaliser; the logged fraction counts the sampled rows only
+        sampled = replica_sum(_sampled(features))
+        self.clipped_fraction.update_state(tf.math.divide_no_nan(replica_sum(clipped), sampled))
+        return loss, [g / self.expected_batch_size for g in grads]
 
     def noise(self, variables):
         """This replica's share of the step's noise: one float32 tensor per variable, stddev sigma*C/sqrt(R)."""
@@ -208,6 +222,14 @@ for _op, _converter in (("ResourceGather", _convert_resource_gather),
                         ("XlaDynamicUpdateSlice", _convert_xla_dynamic_update_slice)):
     if _op not in pfor._pfor_converter_registry:  # a future TensorFlow may bring its own
         pfor.RegisterPFor(_op)(_converter)
+
+
+def _sampled(features):
+    """The local batch's sampled examples (float32): rows with a positive sample weight (Poisson padding has 0)."""
+    weights = features.get(F.SAMPLE_WEIGHT) if isinstance(features, dict) else None
+    if weights is None:
+        return tf.cast(tf.shape(tf.nest.flatten(features)[0])[0], tf.float32)
+    return tf.reduce_sum(tf.cast(tf.reshape(weights, [-1]) > 0, tf.float32))
 
 
 def _batch_size(features):
