@@ -1,6 +1,7 @@
 """Corpus -> sharded TFRecords + manifest.json, as two Apache Beam pipelines with a tokenizer step between them.
 
     clean:    read units (files / TFDS sub-splits) -> normalise -> drop short -> scrub PII -> exact dedup
+              -> near-duplicate removal (MinHash LSH, data/near_dedup.py; when enabled)
               -> OUT/.work/clean-*.jsonl + stats
     tokenizer (driver): train WordPiece / byte-level BPE on the cleaned corpus (or load one) -> OUT/tokenizer.json
     examples: clean docs (+ canary copies, train only: data/canaries.py) -> (split, bucket) by content hash
@@ -27,6 +28,7 @@ from tfpretrain.data import pii
 from tfpretrain.data import sources as corpus
 from tfpretrain.data.formats import get_format
 from tfpretrain.data.manifest import shard_name
+from tfpretrain.data.near_dedup import NearDedup
 from tfpretrain.data.shards import serialize_example, write_shard
 
 log = logging.getLogger(__name__)
@@ -180,13 +182,18 @@ def clean_pipeline(pipeline, reads, config, work):
     )
     # Exact duplicates (up to case and whitespace) share a key; `min` keeps one of them deterministically.
     unique = cleaned.docs | "Dedup" >> beam.CombinePerKey(min)
+    stats = [cleaned.stats]
+    if config.near_dedup.enabled:
+        near = NearDedup(config.near_dedup)
+        unique = unique | "NearDedup" >> near
+        stats.append(near.stats)
     (
         unique
         | "ToJson" >> beam.MapTuple(lambda key, text: json.dumps({"key": key, "text": text}))
         | "WriteClean" >> beam.io.WriteToText(posixpath.join(work, "clean"), file_name_suffix=".jsonl")
     )
     unique_stats = unique | "Count" >> beam.Map(lambda kv: {"documents_unique": 1, "characters": len(kv[1])})
-    stats = (cleaned.stats, unique_stats) | "AllStats" >> beam.Flatten()
+    stats = (*stats, unique_stats) | "AllStats" >> beam.Flatten()
     stats = stats | "SumStats" >> beam.CombineGlobally(SumDicts())
     _write_json(stats, posixpath.join(work, "clean_stats.json"), "Stats")
 
