@@ -92,6 +92,33 @@ def make_canaries(config):
     return canaries
 
 
+def near_duplicate_copies(canary, copies, carrier_words=100, seed=0):
+    """`copies` distinct texts that each carry `canary`'s filled template: near-duplicates, not exact repeats.
+
+    Every copy is one carrier passage of `carrier_words` pseudo-words (drawn from the canary's id and `seed`) with
+    one word, at one fixed position, different per copy, followed by the canary text. Exact dedup keeps all of
+    them; two copies share all but 5 of their word 5-grams (Jaccard (S - 5) / (S + 5) with S = the number of
+    5-grams, 0.91 at the default 100 carrier words), so near-dedup at threshold 0.8 keeps one. The way a secret
+    scraped from several slightly different pages reaches a corpus.
+    """
+    rng = random.Random(f"carrier:{seed}:{canary['id']}")
+    letters = "abcdefghijklmnopqrstuvwxyz"
+
+    def word():
+        return "".join(rng.choice(letters) for _ in range(rng.randint(3, 8)))
+
+    carrier = [word() for _ in range(carrier_words)]
+    slot = rng.randrange(carrier_words)
+    variants = set()
+    while len(variants) < copies:
+        variants.add(word())
+    texts = []
+    for variant in sorted(variants):
+        carrier[slot] = variant
+        texts.append(" ".join(carrier) + " " + canary["text"])
+    return texts
+
+
 def tokenizer_texts(config):
     """Extra texts for training a WordPiece tokenizer: the template and every alphabet pair once, no secret.
 
