@@ -86,7 +86,7 @@ def main(argv=None):
     parser.add_argument("--documents", type=int, default=1000, help="unrelated documents (default 1000)")
     parser.add_argument("--per-level", type=int, default=40, help="planted pairs per Jaccard level (default 40)")
     parser.add_argument("--threshold", type=float, default=0.8)
-    parser.add_argument("--num-perm", type=int, default=128)
+    parser.add_argument("--num-perm", type=int, default=256)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--runner", default="in_memory", choices=("multi_processing", "in_memory"))
     parser.add_argument("--json", action="store_true")

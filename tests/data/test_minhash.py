@@ -1,5 +1,5 @@
 """MinHash estimator and LSH banding (data/minhash.py) against exact Jaccard and the closed-form S-curve, and the
-union-find / bucket verification of data/near_dedup.py against a plain BFS over all verified pairs."""
+candidate pairs and union-find of data/near_dedup.py (against a plain BFS over the edges)."""
 
 import math
 import random
@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from tests.support.near_duplicates import edit_to_jaccard, exact_jaccard, lexicon, random_document
 from tfpretrain.config import ConfigError
 from tfpretrain.data.minhash import NearDedupConfig, Signer, band_keys, estimated_jaccard, shingles
-from tfpretrain.data.near_dedup import components, verified_edges
+from tfpretrain.data.near_dedup import candidate_pairs, components
 from tfpretrain.data.prepare_config import load_prepare_config
 
 
@@ -68,7 +68,7 @@ def test_band_collision_rate_matches_the_closed_form_s_curve(shared, unique):
 
 def test_default_bands_find_pairs_above_the_threshold():
     bands, rows = NearDedupConfig().bands_rows
-    assert bands * rows <= 128
+    assert bands * rows <= 256
     assert 1 - (1 - 0.9**rows) ** bands >= 0.995  # a J = 0.9 pair almost surely becomes a candidate
     assert 1 - (1 - 0.5**rows) ** bands <= 0.05  # and a J = 0.5 pair rarely costs a comparison
 
@@ -128,19 +128,9 @@ def test_union_find_keeps_the_smallest_key_of_each_connected_component(raw):
     assert stats == {"near_duplicate_clusters": len(clusters), "near_duplicates_removed": len(dropped)}
 
 
-def test_a_large_bucket_is_verified_greedily_into_the_same_clusters():
-    """100 members in one bucket (over the all-pairs limit): 5 groups of near-identical signatures, 1 outlier."""
-    rng = np.random.default_rng(0)
-    members = []
-    for group in range(5):
-        center = rng.integers(0, 2**32, 128, dtype=np.uint32)
-        for i in range(20 - (group == 4)):
-            signature = center.copy()
-            signature[rng.choice(128, 6, replace=False)] = rng.integers(0, 2**32, 6, dtype=np.uint32)
-            members.append((f"g{group}-{i:02d}", signature.tobytes()))
-    members.append(("outlier", rng.integers(0, 2**32, 128, dtype=np.uint32).tobytes()))
-    rng.shuffle(members)
-    edges = list(verified_edges((("band", b"x"), members), threshold=0.8))
-    dropped, stats = _run_components(edges)
-    assert stats == {"near_duplicate_clusters": 5, "near_duplicates_removed": 94}
-    assert set(dropped.values()) == {f"g{g}-00" for g in range(5)} and "outlier" not in dropped
+def test_band_buckets_give_every_pair_or_a_star_around_the_smallest_key():
+    small = [f"k{i:03d}" for i in (5, 1, 3)]
+    assert sorted(candidate_pairs((("band", b"x"), small + small[:1]))) == [
+        ("k001", "k003"), ("k001", "k005"), ("k003", "k005")]
+    large = [f"k{i:03d}" for i in range(100, 0, -1)]
+    assert sorted(candidate_pairs((("band", b"x"), large))) == [("k001", f"k{i:03d}") for i in range(2, 101)]

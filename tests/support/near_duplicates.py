@@ -36,14 +36,18 @@ def random_document(rng, words, length):
 
 def edit_to_jaccard(rng, base, target, n, fresh):
     """Substitute words of `base` at random positions with never-seen words until the n-gram Jaccard with `base`
-    drops to `target` or just below; returns (edited words, exact Jaccard reached). New words are 12 letters
-    starting `fresh` (letters only, so the PII scrubber leaves them alone), longer than any lexicon word."""
+    reaches `target`, stopping at whichever of the last two steps is nearer to it; returns (edited words, exact
+    Jaccard). New words are 12 letters starting `fresh` (letters only, so the PII scrubber leaves them alone),
+    longer than any lexicon word."""
     edited, reference = list(base), ngram_set(base, n)
-    similarity = 1.0
+    previous, similarity = (list(edited), 1.0), 1.0
     while similarity > target:
+        previous = (list(edited), similarity)
         new_word = fresh + "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(10))
         edited[rng.randrange(len(edited))] = new_word
         similarity = jaccard(reference, ngram_set(edited, n))
+    if previous[1] - target < target - similarity and previous[1] < 1.0:
+        return previous
     return edited, similarity
 
 

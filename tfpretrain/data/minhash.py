@@ -3,7 +3,7 @@
     near_dedup:            # in configs/data/*.yaml
       enabled: true
       threshold: 0.8       # documents whose shingle sets have (estimated) Jaccard >= this are near-duplicates
-      num_perm: 128        # MinHash permutations: the estimate's standard error is sqrt(J (1 - J) / num_perm)
+      num_perm: 256        # MinHash permutations: the estimate's standard error is sqrt(J (1 - J) / num_perm)
       ngram: 5             # words per shingle
       seed: 1              # of the permutations: the same seed gives the same signatures on every worker
 
@@ -35,7 +35,7 @@ SCHEME, DTYPE = "affine32", np.uint32
 class NearDedupConfig:
     enabled: bool = False  # the shipped configs/data/*.yaml turn it on
     threshold: float = 0.8
-    num_perm: int = 128
+    num_perm: int = 256
     ngram: int = 5
     seed: int = 1
 

@@ -1,14 +1,16 @@
 """Near-duplicate removal as a Beam transform: (key, text) -> the same, one document kept per near-duplicate cluster.
 
-    signatures: (key, text) -> (key, MinHash signature)                      data/minhash.py
-    bands:      -> ((band, digest of the band's rows), (key, signature))     one shuffle key per band
-    verify:     per band bucket, candidate pairs with estimated Jaccard >= threshold -> edges (smaller key, larger key)
-    components: the distinct edges, union-find in one DoFn (edges are few: only near-duplicate pairs)
+    signatures: (key, text) -> (key, MinHash signature)                       data/minhash.py
+    bands:      -> ((band, digest of the band's rows), key)                   one shuffle key per band
+    candidates: per band bucket, the pairs (smaller key, larger key) sharing it; distinct over all bands
+    verify:     two joins bring both signatures to each candidate pair; kept if estimated Jaccard >= threshold
+    components: the verified edges, union-find in one DoFn (edges are few: only near-duplicate pairs)
                 -> (key, cluster root) for every member but the root, the smallest key of its cluster
     keep:       CoGroupByKey of documents and dropped keys: a document is written unless it was dropped
 
-Memory per worker is bounded by one band bucket (verify) and by the number of near-duplicate edges (components),
-not by the corpus. Every choice is by key order, so the kept set does not depend on the runner or on input order.
+Signatures travel only to the verification joins (twice per document, plus once per candidate pair), not once
+per band. Memory per worker is bounded by one band bucket and by the number of edges, not by the corpus. Every
+choice is by key order, so the kept set does not depend on the runner or on input order.
 """
 
 import apache_beam as beam
@@ -16,8 +18,8 @@ import numpy as np
 
 from tfpretrain.data.minhash import DTYPE, Signer, band_keys, estimated_jaccard
 
-# Above this many pairs a bucket is verified against cluster representatives only (greedy, in key order).
-MAX_ALL_PAIRS = 2016  # 64 documents
+# A band bucket with more members than this gives the pairs (smallest key, other) only, not every pair.
+MAX_ALL_PAIRS_MEMBERS = 64
 
 
 class Signatures(beam.DoFn):
@@ -27,38 +29,48 @@ class Signatures(beam.DoFn):
     def setup(self):
         c = self.config
         self.signer = Signer(c.num_perm, c.seed, c.ngram)
-        self.bands, self.rows = c.bands_rows
 
     def process(self, element):
         key, text = element
-        signature = self.signer.signature(text)
-        payload = (key, signature.tobytes())
-        for band_key in band_keys(signature, self.bands, self.rows):
-            yield band_key, payload
+        yield key, self.signer.signature(text).tobytes()
 
 
-def verified_edges(element, threshold):
-    """((band, digest), [(key, signature bytes)]) -> (key_a, key_b) with key_a < key_b, verified pairs only."""
-    _, members = element
-    if len(members) < 2:
+def _band_entries(element, bands, rows):
+    key, signature = element
+    for band_key in band_keys(np.frombuffer(signature, dtype=DTYPE), bands, rows):
+        yield band_key, key
+
+
+def candidate_pairs(element):
+    """((band, digest), [key]) -> (key_a, key_b), key_a < key_b: every pair, or a star around the smallest key."""
+    _, keys = element
+    keys = sorted(set(keys))  # GroupByKey order is not deterministic
+    if len(keys) > MAX_ALL_PAIRS_MEMBERS:
+        yield from ((keys[0], other) for other in keys[1:])
         return
-    members = sorted(members)  # GroupByKey order is not deterministic
-    signatures = [np.frombuffer(s, dtype=DTYPE) for _, s in members]
-    n = len(members)
-    if n * (n - 1) // 2 <= MAX_ALL_PAIRS:
-        for i in range(n):
-            for j in range(i + 1, n):
-                if estimated_jaccard(signatures[i], signatures[j]) >= threshold:
-                    yield members[i][0], members[j][0]
+    for i, a in enumerate(keys):
+        for b in keys[i + 1 :]:
+            yield a, b
+
+
+def _with_first_signature(element):
+    """(key_a, {signature: [bytes], pairs: [key_b]}) -> (key_b, (key_a, signature of a))."""
+    key_a, grouped = element
+    signature = next(iter(grouped["signature"]), None)
+    for key_b in grouped["pairs"] if signature is not None else ():
+        yield key_b, (key_a, signature)
+
+
+def _verified(element, threshold):
+    """(key_b, {signature: [bytes], pairs: [(key_a, signature of a)]}) -> (key_a, key_b) when similar enough."""
+    key_b, grouped = element
+    signature = next(iter(grouped["signature"]), None)
+    if signature is None:
         return
-    representatives = []
-    for i in range(n):
-        match = next((r for r in representatives if estimated_jaccard(signatures[r], signatures[i]) >= threshold),
-                     None)
-        if match is None:
-            representatives.append(i)
-        else:
-            yield members[match][0], members[i][0]
+    b = np.frombuffer(signature, dtype=DTYPE)
+    for key_a, signature_a in grouped["pairs"]:
+        if estimated_jaccard(np.frombuffer(signature_a, dtype=DTYPE), b) >= threshold:
+            yield key_a, key_b
 
 
 def components(edges):
@@ -106,12 +118,24 @@ class NearDedup(beam.PTransform):
         self.stats = None
 
     def expand(self, docs):
-        found = (
-            docs
-            | "Signatures" >> beam.ParDo(Signatures(self.config))
+        bands, rows = self.config.bands_rows
+        signatures = docs | "Signatures" >> beam.ParDo(Signatures(self.config))
+        candidates = (
+            signatures
+            | "Bands" >> beam.FlatMap(_band_entries, bands, rows)
             | "GroupBands" >> beam.GroupByKey()
-            | "Verify" >> beam.FlatMap(verified_edges, self.config.threshold)
-            | "DistinctEdges" >> beam.Distinct()
+            | "Candidates" >> beam.FlatMap(candidate_pairs)
+            | "DistinctCandidates" >> beam.Distinct()
+        )
+        with_a = (
+            {"signature": signatures, "pairs": candidates}
+            | "JoinFirst" >> beam.CoGroupByKey()
+            | "FirstSignature" >> beam.FlatMap(_with_first_signature)
+        )
+        found = (
+            {"signature": signatures, "pairs": with_a}
+            | "JoinSecond" >> beam.CoGroupByKey()
+            | "Verify" >> beam.FlatMap(_verified, self.config.threshold)
             | "Edges" >> beam.combiners.ToList()
             | "Components" >> beam.FlatMap(components).with_outputs("dropped", main="stats")
         )
