@@ -73,6 +73,7 @@ def test_near_dedup_off_keeps_every_document(planted, tmp_path):
     assert manifest["stages"] == {"near_duplicate_clusters": 0, "near_duplicates_removed": 0, "near_dedup": None}
 
 
+@pytest.mark.slow  # a subprocess and three prepare runs
 def test_killed_run_with_near_dedup_then_rerun_equals_clean_run(planted, tmp_path):
     """SIGKILL during the clean stage (near-dedup running), re-run: the same shards as an uninterrupted run."""
     pattern, _, _ = planted
