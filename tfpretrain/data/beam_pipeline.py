@@ -171,8 +171,12 @@ def _write_json(pcoll, path, label):
     )
 
 
-def clean_pipeline(pipeline, reads, config, work):
-    """Build the clean stage on `pipeline`; writes WORK/clean-*.jsonl and WORK/clean_stats.json."""
+def clean_pipeline(pipeline, reads, config, work, canary_documents=()):
+    """Build the clean stage on `pipeline`; writes WORK/clean-*.jsonl and WORK/clean_stats.json.
+
+    canary_documents: near-duplicate canary copies (canaries.documents(..., near_duplicates=True)), added after
+    exact dedup and before near-dedup, written with "canary": true.
+    """
     clean = CleanDocuments(config.min_document_chars, config.privacy, config.dedup)
     cleaned = (
         pipeline
@@ -183,13 +187,18 @@ def clean_pipeline(pipeline, reads, config, work):
     # Exact duplicates (up to case and whitespace) share a key; `min` keeps one of them deterministically.
     unique = cleaned.docs | "Dedup" >> beam.CombinePerKey(min)
     stats = [cleaned.stats]
+    canary_keys = frozenset(r["key"] for r in canary_documents)
+    if canary_documents:
+        planted = pipeline | "NearDuplicateCanaries" >> beam.Create([(r["key"], r["text"]) for r in canary_documents])
+        unique = (unique, planted) | "WithCanaries" >> beam.Flatten()
     if config.near_dedup.enabled:
         near = NearDedup(config.near_dedup)
         unique = unique | "NearDedup" >> near
         stats.append(near.stats)
     (
         unique
-        | "ToJson" >> beam.MapTuple(lambda key, text: json.dumps({"key": key, "text": text}))
+        | "ToJson" >> beam.MapTuple(lambda key, text: json.dumps(
+            {"key": key, "text": text, **({"canary": True} if key in canary_keys else {})}))
         | "WriteClean" >> beam.io.WriteToText(posixpath.join(work, "clean"), file_name_suffix=".jsonl")
     )
     unique_stats = unique | "Count" >> beam.Map(lambda kv: {"documents_unique": 1, "characters": len(kv[1])})

@@ -56,7 +56,8 @@ def _clean_documents(work):
         with gfile.GFile(path) as f:
             for line in f:
                 record = json.loads(line)
-                yield record["key"], record["text"]
+                if not record.get("canary"):  # near-duplicate canary copies: the tokenizer never sees a secret
+                    yield record["key"], record["text"]
 
 
 def _tokenizer(config, work, stats):
@@ -139,8 +140,9 @@ def _previous_tokenizer(out, work):
 def _clean_fingerprint(config, sources, reads):
     gfile = _gfile()
     units = [(s.describe(), unit, gfile.stat(unit).length if s.type != "tfds" else None) for s, unit in reads]
+    planted = dataclasses.asdict(config.canaries) if config.canaries.near_duplicates else None
     return _fingerprint([s.describe() for s in sources], units, config.min_document_chars, config.dedup,
-                        dataclasses.asdict(config.privacy), dataclasses.asdict(config.near_dedup))
+                        dataclasses.asdict(config.privacy), dataclasses.asdict(config.near_dedup), planted)
 
 
 def _stages(config, stats):
@@ -151,6 +153,12 @@ def _stages(config, stats):
         "near_duplicates_removed": stats.get("near_duplicates_removed", 0),
         "near_dedup": near.settings() if near.enabled else None,
     }
+
+
+def _clean_stage_canaries(config):
+    """Near-duplicate canary copies go through the clean stage (and near-dedup); exact repeats are added later."""
+    c = config.canaries
+    return canaries.documents(canaries.make_canaries(c), c.seed, True) if c.count and c.near_duplicates else []
 
 
 def prepare(config, pipeline_args=None, keep_work=False):
@@ -181,7 +189,7 @@ def prepare(config, pipeline_args=None, keep_work=False):
         if gfile.exists(work):
             gfile.rmtree(work)
         with _pipeline(pipeline_args) as pipeline:
-            clean_pipeline(pipeline, reads, config, work)
+            clean_pipeline(pipeline, reads, config, work, _clean_stage_canaries(config))
         _write_marker(clean_marker, {"fingerprint": clean_fp})
     else:
         log.info("clean: reusing the completed stage in %s", work)
@@ -209,7 +217,7 @@ def prepare(config, pipeline_args=None, keep_work=False):
 
     with _pipeline(pipeline_args) as pipeline:
         examples_pipeline(pipeline, config, work, tokenizer_path, special, num_buckets, num_shards,
-                          canaries.documents(planted, config.canaries.seed))
+                          [] if config.canaries.near_duplicates else canaries.documents(planted, config.canaries.seed))
     timings["examples"] = time.monotonic() - start - timings["clean"] - timings["tokenizer"]
     written = _read_json(posixpath.join(work, "shards.json"))
     example_stats = _read_json(posixpath.join(work, "example_stats.json"))
