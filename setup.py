@@ -28,6 +28,8 @@ CORE = [
     "phonenumbers>=8.13",
     "python-stdnum>=1.19",
     "babel>=2.12",
+    # Near-duplicate removal in `prepare`: MinHash signatures and the LSH band/row choice (data/minhash.py).
+    "datasketch>=1.6,<3",
 ]
 
 EXTRAS = {

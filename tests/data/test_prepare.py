@@ -2,20 +2,23 @@
 killed run, the CLI, and prepare -> make_dataset -> model.fit for BERT and GPT-2."""
 
 import json
-import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.support import ROOT, factories
-from tests.support.corpus import IN_MEMORY, WORDS, corpus_config, read_records, write_corpus
+from tests.support import factories
+from tests.support.corpus import (
+    IN_MEMORY,
+    WORDS,
+    corpus_config,
+    kill_then_rerun,
+    read_records,
+    shard_bytes,
+    write_corpus,
+)
 from tfpretrain.config import ConfigError
 from tfpretrain.data import features as F
 from tfpretrain.data.formats import get_format
@@ -88,32 +91,12 @@ def test_gpt2_windows_are_full_and_token_counts_match(corpus_pattern, tmp_path):
     assert ends > 0  # documents are joined by the end token inside windows
 
 
-def _shard_bytes(directory):
-    return {p.name: p.read_bytes() for p in sorted(Path(directory).glob("*-of-*.tfrecord"))}
-
-
 def test_killed_run_then_rerun_equals_clean_run(corpus_pattern, tmp_path):
     """SIGKILL `prepare` in its examples stage, re-run: the same shards, byte for byte, as one clean run."""
     clean, out = tmp_path / "clean", tmp_path / "killed"
     prepare(corpus_config("gpt2", corpus_pattern, clean), IN_MEMORY)
-    script = (
-        "from tfpretrain.data.prepare import prepare; from tests.support.corpus import corpus_config, IN_MEMORY;"
-        f"prepare(corpus_config('gpt2', {corpus_pattern!r}, {str(out)!r}), IN_MEMORY)"
-    )
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 120
-        while not (out / ".work" / "tokenizer.done").exists() and proc.poll() is None:
-            assert time.monotonic() < deadline, "prepare never reached the examples stage"
-            time.sleep(0.02)
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.kill()
-        proc.wait(timeout=30)
-    assert not (out / "manifest.json").exists()
-    prepare(corpus_config("gpt2", corpus_pattern, out), IN_MEMORY)
-    assert _shard_bytes(out) == _shard_bytes(clean)
+    kill_then_rerun("gpt2", corpus_pattern, out)
+    assert shard_bytes(out) == shard_bytes(clean)
     assert (out / "tokenizer.json").read_bytes() == (clean / "tokenizer.json").read_bytes()
     assert not list(out.glob(".*tmp*")) and not (out / ".work").exists()
 
@@ -124,7 +107,7 @@ def test_rerun_is_idempotent_and_keeps_the_trained_wordpiece(corpus_pattern, ber
     shutil.copytree(bert_out, out)
     manifest = prepare(corpus_config("bert", corpus_pattern, out), IN_MEMORY)
     assert manifest["tokenizer"]["reused"] is True
-    assert _shard_bytes(out) == _shard_bytes(bert_out)
+    assert shard_bytes(out) == shard_bytes(bert_out)
 
 
 def test_rerun_with_fewer_shards_removes_stale_ones(corpus_pattern, tmp_path):

@@ -1,10 +1,18 @@
 """A generated text corpus and a small prepare config, shared by the prepare, trainer, canary, energy, DP and
-memorisation tests."""
+memorisation tests; and a `prepare` killed with SIGKILL mid-run, then re-run."""
 
+import os
 import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import tensorflow as tf
 
+from tests.support import ROOT
+from tfpretrain.data.prepare import prepare
 from tfpretrain.data.prepare_config import load_prepare_config
 
 IN_MEMORY = ["--runner=DirectRunner", "--direct_running_mode=in_memory"]
@@ -52,3 +60,30 @@ def corpus_config(family, pattern, output, **overrides):
 
 def read_records(path, compression=""):
     return [bytes(r.numpy()) for r in tf.data.TFRecordDataset(path, compression_type=compression)]
+
+
+def shard_bytes(directory):
+    return {p.name: p.read_bytes() for p in sorted(Path(directory).glob("*-of-*.tfrecord"))}
+
+
+def kill_then_rerun(family, pattern, out, wait_for=".work/tokenizer.done", **overrides):
+    """Start `prepare` in a subprocess, SIGKILL it once OUT/`wait_for` exists, check it left no manifest, then run
+    `prepare` again in this process; returns the manifest of the re-run."""
+    out = Path(out)
+    script = (
+        "from tfpretrain.data.prepare import prepare; from tests.support.corpus import corpus_config, IN_MEMORY;"
+        f"prepare(corpus_config({family!r}, {pattern!r}, {str(out)!r}, **{overrides!r}), IN_MEMORY)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / wait_for).exists() and proc.poll() is None:
+            assert time.monotonic() < deadline, f"prepare never wrote {wait_for}"
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+    assert not (out / "manifest.json").exists()
+    return prepare(corpus_config(family, pattern, out, **overrides), IN_MEMORY)

@@ -1,6 +1,7 @@
 """Corpus -> sharded TFRecords + manifest.json, as two Apache Beam pipelines with a tokenizer step between them.
 
     clean:    read units (files / TFDS sub-splits) -> normalise -> drop short -> scrub PII -> exact dedup
+              -> near-duplicate removal (MinHash LSH, data/near_dedup.py; when enabled)
               -> OUT/.work/clean-*.jsonl + stats
     tokenizer (driver): train WordPiece / byte-level BPE on the cleaned corpus (or load one) -> OUT/tokenizer.json
     examples: clean docs (+ canary copies, train only: data/canaries.py) -> (split, bucket) by content hash
@@ -27,6 +28,7 @@ from tfpretrain.data import pii
 from tfpretrain.data import sources as corpus
 from tfpretrain.data.formats import get_format
 from tfpretrain.data.manifest import shard_name
+from tfpretrain.data.near_dedup import NearDedup
 from tfpretrain.data.shards import serialize_example, write_shard
 
 log = logging.getLogger(__name__)
@@ -169,8 +171,12 @@ def _write_json(pcoll, path, label):
     )
 
 
-def clean_pipeline(pipeline, reads, config, work):
-    """Build the clean stage on `pipeline`; writes WORK/clean-*.jsonl and WORK/clean_stats.json."""
+def clean_pipeline(pipeline, reads, config, work, canary_documents=()):
+    """Build the clean stage on `pipeline`; writes WORK/clean-*.jsonl and WORK/clean_stats.json.
+
+    canary_documents: near-duplicate canary copies (canaries.documents(..., near_duplicates=True)), added after
+    exact dedup and before near-dedup, written with "canary": true.
+    """
     clean = CleanDocuments(config.min_document_chars, config.privacy, config.dedup)
     cleaned = (
         pipeline
@@ -180,13 +186,23 @@ def clean_pipeline(pipeline, reads, config, work):
     )
     # Exact duplicates (up to case and whitespace) share a key; `min` keeps one of them deterministically.
     unique = cleaned.docs | "Dedup" >> beam.CombinePerKey(min)
+    stats = [cleaned.stats]
+    canary_keys = frozenset(r["key"] for r in canary_documents)
+    if canary_documents:
+        planted = pipeline | "NearDuplicateCanaries" >> beam.Create([(r["key"], r["text"]) for r in canary_documents])
+        unique = (unique, planted) | "WithCanaries" >> beam.Flatten()
+    if config.near_dedup.enabled:
+        near = NearDedup(config.near_dedup)
+        unique = unique | "NearDedup" >> near
+        stats.append(near.stats)
     (
         unique
-        | "ToJson" >> beam.MapTuple(lambda key, text: json.dumps({"key": key, "text": text}))
+        | "ToJson" >> beam.MapTuple(lambda key, text: json.dumps(
+            {"key": key, "text": text, **({"canary": True} if key in canary_keys else {})}))
         | "WriteClean" >> beam.io.WriteToText(posixpath.join(work, "clean"), file_name_suffix=".jsonl")
     )
     unique_stats = unique | "Count" >> beam.Map(lambda kv: {"documents_unique": 1, "characters": len(kv[1])})
-    stats = (cleaned.stats, unique_stats) | "AllStats" >> beam.Flatten()
+    stats = (*stats, unique_stats) | "AllStats" >> beam.Flatten()
     stats = stats | "SumStats" >> beam.CombineGlobally(SumDicts())
     _write_json(stats, posixpath.join(work, "clean_stats.json"), "Stats")
 

@@ -45,6 +45,10 @@ class CanaryConfig:
     alphabet: str = "0123456789"
     length: int = 6  # characters per secret
     seed: int = 0
+    # Plant each canary's copies as near-duplicates (near_duplicate_copies: a ~100-word carrier, one word varied per
+    # copy) in the clean stage, before near-dedup, instead of exact repeats after it. Needs a sequence_length that
+    # holds a whole copy.
+    near_duplicates: bool = False
 
     def __post_init__(self):
         if self.count < 0:
@@ -92,6 +96,33 @@ def make_canaries(config):
     return canaries
 
 
+def near_duplicate_copies(canary, copies, carrier_words=100, seed=0):
+    """`copies` distinct texts that each carry `canary`'s filled template: near-duplicates, not exact repeats.
+
+    Every copy is one carrier passage of `carrier_words` pseudo-words (drawn from the canary's id and `seed`) with
+    one word, at one fixed position, different per copy, followed by the canary text. Exact dedup keeps all of
+    them; two copies share all but 5 of their word 5-grams (Jaccard (S - 5) / (S + 5) with S = the number of
+    5-grams, 0.91 at the default 100 carrier words), so near-dedup at threshold 0.8 keeps one. The way a secret
+    scraped from several slightly different pages reaches a corpus.
+    """
+    rng = random.Random(f"carrier:{seed}:{canary['id']}")
+    letters = "abcdefghijklmnopqrstuvwxyz"
+
+    def word():
+        return "".join(rng.choice(letters) for _ in range(rng.randint(3, 8)))
+
+    carrier = [word() for _ in range(carrier_words)]
+    slot = rng.randrange(carrier_words)
+    variants = set()
+    while len(variants) < copies:
+        variants.add(word())
+    texts = []
+    for variant in sorted(variants):
+        carrier[slot] = variant
+        texts.append(" ".join(carrier) + " " + canary["text"])
+    return texts
+
+
 def tokenizer_texts(config):
     """Extra texts for training a WordPiece tokenizer: the template and every alphabet pair once, no secret.
 
@@ -112,20 +143,24 @@ def prepared(config, tokenizer):
         return []
     canaries = make_canaries(c)
     spare = get_format(config.family).canary_room  # special tokens around the canary in its example
-    longest = max(len(tokenizer.encode(x["text"], add_special_tokens=False).ids) for x in canaries)
+    texts = [d["text"] for d in documents(canaries, c.seed, c.near_duplicates)]
+    longest = max(len(tokenizer.encode(text, add_special_tokens=False).ids) for text in texts)
     if longest + spare > config.sequence_length:
         raise ConfigError("<config>", "canaries.template", f"a canary is {longest} tokens; with {spare} special "
                           f"tokens it exceeds sequence_length {config.sequence_length}")
     return canaries
 
 
-def documents(canaries, seed=0):
-    """Beam records for the examples stage: one per copy, a content-independent key so copies stay distinct."""
+def documents(canaries, seed=0, near_duplicates=False):
+    """Beam records, one per copy, with a content-independent key so copies stay distinct: exact repeats (for the
+    examples stage) or near-duplicate copies (near_duplicate_copies, for the clean stage)."""
     records = []
     for canary in canaries:
-        for copy in range(canary["repetitions"]):
+        reps = canary["repetitions"]
+        texts = near_duplicate_copies(canary, reps, seed=seed) if near_duplicates else [canary["text"]] * reps
+        for copy, text in enumerate(texts):
             key = hashlib.sha256(f"canary\x00{seed}\x00{canary['id']}\x00{copy}".encode()).hexdigest()
-            records.append({"key": key, "text": canary["text"], "canary": True})
+            records.append({"key": key, "text": text, "canary": True})
     return records
 
 

@@ -56,7 +56,8 @@ def _clean_documents(work):
         with gfile.GFile(path) as f:
             for line in f:
                 record = json.loads(line)
-                yield record["key"], record["text"]
+                if not record.get("canary"):  # near-duplicate canary copies: the tokenizer never sees a secret
+                    yield record["key"], record["text"]
 
 
 def _tokenizer(config, work, stats):
@@ -139,12 +140,31 @@ def _previous_tokenizer(out, work):
 def _clean_fingerprint(config, sources, reads):
     gfile = _gfile()
     units = [(s.describe(), unit, gfile.stat(unit).length if s.type != "tfds" else None) for s, unit in reads]
+    planted = dataclasses.asdict(config.canaries) if config.canaries.near_duplicates else None
     return _fingerprint([s.describe() for s in sources], units, config.min_document_chars, config.dedup,
-                        dataclasses.asdict(config.privacy))
+                        dataclasses.asdict(config.privacy), dataclasses.asdict(config.near_dedup), planted)
 
 
-def prepare(config, pipeline_args=None):
+def _stages(config, stats):
+    """The manifest's per-stage record (manifest["stages"]): what near-duplicate removal found, with its settings."""
+    near = config.near_dedup
+    return {
+        "near_duplicate_clusters": stats.get("near_duplicate_clusters", 0),
+        "near_duplicates_removed": stats.get("near_duplicates_removed", 0),
+        "near_dedup": near.settings() if near.enabled else None,
+    }
+
+
+def _clean_stage_canaries(config):
+    """Near-duplicate canary copies go through the clean stage (and near-dedup); exact repeats are added later."""
+    c = config.canaries
+    return canaries.documents(canaries.make_canaries(c), c.seed, True) if c.count and c.near_duplicates else []
+
+
+def prepare(config, pipeline_args=None, keep_work=False):
     """Run clean -> tokenizer -> examples -> manifest for a PrepareConfig; returns the manifest dict.
+
+    keep_work: leave OUT/.work (the cleaned documents, clean-*.jsonl) in place, e.g. for benchmarks/prepare.py.
 
     Stages an interrupted run completed are reused when their inputs are unchanged (fingerprints in OUT/.work),
     and a trained tokenizer is reused by later runs over the same cleaned corpus: Hugging Face's WordPiece trainer
@@ -169,12 +189,13 @@ def prepare(config, pipeline_args=None):
         if gfile.exists(work):
             gfile.rmtree(work)
         with _pipeline(pipeline_args) as pipeline:
-            clean_pipeline(pipeline, reads, config, work)
+            clean_pipeline(pipeline, reads, config, work, _clean_stage_canaries(config))
         _write_marker(clean_marker, {"fingerprint": clean_fp})
     else:
         log.info("clean: reusing the completed stage in %s", work)
     stats = _read_json(posixpath.join(work, "clean_stats.json"))
     log.info("clean: %s (%.0f s)", stats, time.monotonic() - start)
+    timings = {"clean": time.monotonic() - start}
 
     tokenizer_path = posixpath.join(out, TOKENIZER_FILE)
     tokenizer_fp = _fingerprint(clean_fp, config.family, dataclasses.asdict(config.tokenizer),
@@ -192,10 +213,12 @@ def prepare(config, pipeline_args=None):
     special = tok.special_token_ids(tokenizer, config.family, config.tokenizer.path or tokenizer_path)
     num_buckets, num_shards = _plan_splits(config, stats)
     planted = canaries.prepared(config, tokenizer)  # [] when canaries.count is 0
+    timings["tokenizer"] = time.monotonic() - start - timings["clean"]
 
     with _pipeline(pipeline_args) as pipeline:
         examples_pipeline(pipeline, config, work, tokenizer_path, special, num_buckets, num_shards,
-                          canaries.documents(planted, config.canaries.seed))
+                          [] if config.canaries.near_duplicates else canaries.documents(planted, config.canaries.seed))
+    timings["examples"] = time.monotonic() - start - timings["clean"] - timings["tokenizer"]
     written = _read_json(posixpath.join(work, "shards.json"))
     example_stats = _read_json(posixpath.join(work, "example_stats.json"))
     splits = _finalize_shards(config, written, num_shards)
@@ -205,6 +228,7 @@ def prepare(config, pipeline_args=None):
 
     canary_entry = canaries.write_key(out, config, planted)  # the audit key, before the manifest
     elapsed = time.monotonic() - start
+    timings["finalize"] = elapsed - timings["clean"] - timings["tokenizer"] - timings["examples"]
     tokens = sum(s["tokens"] for s in splits.values())
     manifest = {
         "format_version": M.FORMAT_VERSION,
@@ -225,18 +249,21 @@ def prepare(config, pipeline_args=None):
             "read": stats.get("documents_read", 0),
             "too_short": stats.get("documents_too_short", 0),
             "duplicates": stats.get("documents_read", 0) - stats.get("documents_too_short", 0)
-            - stats.get("documents_unique", 0),
+            - stats.get("documents_unique", 0) - stats.get("near_duplicates_removed", 0),  # exact ones
             "unique": stats.get("documents_unique", 0),
             "characters": stats.get("characters", 0),
         },
         "pii": {name.split(".", 1)[1]: n for name, n in sorted(stats.items()) if name.startswith("pii.")},
+        "stages": _stages(config, stats),
         "sources": [s.describe() for s in sources],
         **canary_entry,
         "config": dataclasses.asdict(config),
         "created_by": "tfpretrain prepare",
         "elapsed_s": round(elapsed, 1),
+        "stage_seconds": {name: round(seconds, 2) for name, seconds in timings.items()},
     }
-    gfile.rmtree(work)
+    if not keep_work:
+        gfile.rmtree(work)
     M.write_manifest(out, manifest)
     log.info("prepared %d tokens in %d records in %.0f s (%.0f tokens/s) -> %s", tokens,
              sum(s["records"] for s in splits.values()), elapsed, tokens / max(elapsed, 1e-9), out)

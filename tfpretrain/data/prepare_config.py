@@ -10,6 +10,7 @@ from typing import Any, Literal
 from tfpretrain.config import ConfigError, apply_overrides, load_dataclass, load_yaml, with_defaults
 from tfpretrain.data.canaries import CanaryConfig
 from tfpretrain.data.formats import FAMILIES, get_format
+from tfpretrain.data.minhash import NearDedupConfig
 from tfpretrain.data.pii import DEFAULT_PHONE_REGIONS, Scrubber, ScrubberError
 
 
@@ -54,6 +55,8 @@ class PrepareConfig:
     seed: int = 0
     min_document_chars: int = 20
     dedup: bool = True
+    # MinHash LSH near-duplicate removal after exact dedup (data/near_dedup.py); on in the shipped configs
+    near_dedup: NearDedupConfig = dataclasses.field(default_factory=NearDedupConfig)
     short_seq_prob: float = 0.1  # NSP pairs (bert): fraction of pairs built to a random shorter length
     documents_per_bucket: int = 2000  # BERT random next segments / GPT-2 packing happen within a bucket
     tokenizer: TokenizerConfig = dataclasses.field(default_factory=TokenizerConfig)
