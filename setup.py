@@ -28,6 +28,8 @@ CORE = [
     "phonenumbers>=8.13",
     "python-stdnum>=1.19",
     "babel>=2.12",
+    # Language identification in `prepare`'s quality filters; the model ships inside the wheel (no download).
+    "py3langid>=0.4,<0.5",  # 0.4 changed the model-loading API and calibrated the scores
 ]
 
 EXTRAS = {
@@ -49,7 +51,7 @@ setup(
     description=__doc__,
     python_requires=">=3.11,<3.12",
     packages=find_packages(include=["tfpretrain", "tfpretrain.*"]),
-    package_data={"tfpretrain": ["py.typed", "reporting/report/assets/*", "reporting/*/templates/*",
+    package_data={"tfpretrain": ["py.typed", "reporting/report/assets/*", "reporting/*/templates/*", "data/templates/*",
                                  "evaluation/probes/samples/*"]},
     install_requires=CORE,
     extras_require=EXTRAS,
