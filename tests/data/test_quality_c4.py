@@ -33,7 +33,8 @@ def test_javascript_and_policy_lines_go_lorem_ipsum_and_braces_remove_the_docume
     assert run("Some text here.\nLorem ipsum dolor sit amet.") == (None, "lorem_ipsum", {})
     assert run("Use x = {1: 2} in code.\nFine text here.") == (None, "curly_braces", {})
     assert run("Use x = {1: 2} in code.", curly_braces=False) == ("Use x = {1: 2} in code.", None, {})
-    assert run("A brace { in a line without an end")[1] is None  # the line went before the brace was seen
+    # the line went before its brace was seen; then no line is left
+    assert run("A brace { in a line without an end") == (None, "no_lines_left", {"no_terminal_punctuation": 1})
 
 
 def test_long_words_citations_and_paragraph_breaks():

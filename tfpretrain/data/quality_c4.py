@@ -9,9 +9,10 @@ Line by line (lines of the text, stripped; blank lines are kept as paragraph bre
     a line with fewer than min_words_per_line words goes;
     "lorem ipsum" anywhere in a kept line removes the document; so does a curly brace "{";
     a line mentioning "javascript" goes, and one with cookie / terms-of-use boilerplate.
-Then a document with fewer than min_sentences sentences in its kept lines goes. Sentences are counted without a
-tokenizer model: runs of ". ? !" followed by a space or the end of the line end one (DataTrove uses NLTK's Punkt,
-which also knows abbreviations such as "e.g." — this count can be higher on text full of them).
+Then a document with fewer than min_sentences sentences in its kept lines goes, and one with no line left.
+Sentences are counted without a tokenizer model: runs of ". ? !" followed by a space or the end of the line end one
+(DataTrove uses NLTK's Punkt, which also knows abbreviations such as "e.g." — this count can be higher on text full
+of them).
 """
 
 import dataclasses
@@ -97,4 +98,5 @@ def c4_filter(text, config):
         sentences += count_sentences(line)
     if sentences < config.min_sentences:
         return None, "min_sentences", removed
-    return "\n".join(kept).strip("\n"), None, removed
+    text = "\n".join(kept).strip("\n")
+    return (text, None, removed) if text else (None, "no_lines_left", removed)
