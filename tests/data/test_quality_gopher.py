@@ -2,6 +2,7 @@
 the n-gram fractions against counts done by hand, and the config's checks."""
 
 import dataclasses
+import random
 
 import pytest
 
@@ -121,3 +122,18 @@ def test_bad_gopher_settings_name_the_key():
         load_prepare_config(data={**base, "quality": {"gopher": {"max_symbol_word_ratio": 2}}})
     with pytest.raises(ConfigError, match="quality.gopher.min_word: unknown key"):
         load_prepare_config(data={**base, "quality": {"gopher": {"min_word": 3}}})
+
+
+def test_stopping_at_the_first_size_without_repeats_changes_no_verdict():
+    """The rules skip longer n-grams once no n-gram repeats; checking every size gives the same verdicts."""
+    rng = random.Random(0)
+    for trial in range(300):
+        vocabulary = [f"w{i}" for i in range(rng.randint(3, 60))]
+        words = [rng.choice(vocabulary) for _ in range(rng.randint(5, 80))]
+        tops, dups = [rng.uniform(0, 0.5) for _ in range(3)], [rng.uniform(0, 0.5) for _ in range(6)]
+        expected = next((f"top_{n}gram_char_fraction" for n, limit in zip((2, 3, 4), tops)
+                         if top_ngram_char_fraction(words, n) > limit), None) or next(
+            (f"duplicate_{n}gram_char_fraction" for n, limit in zip(range(5, 11), dups)
+             if duplicate_ngram_char_fraction(words, n) > limit), None)
+        got = rule(" ".join(words), top_ngram_char_fractions=tops, duplicate_ngram_char_fractions=dups)
+        assert got == (expected is None, expected), trial

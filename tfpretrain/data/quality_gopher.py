@@ -155,12 +155,17 @@ def _repetition(text, words, c):
             return f"max_duplicate_{unit}_fraction"
         if chars / sum(len(p) for p in parts) > getattr(c, f"max_duplicate_{unit}_char_fraction"):
             return f"max_duplicate_{unit}_char_fraction"
-    for n, limit in zip(TOP_NGRAM_SIZES, c.top_ngram_char_fractions):
-        if top_ngram_char_fraction(words, n) > limit:
-            return f"top_{n}gram_char_fraction"
-    for n, limit in zip(DUPLICATE_NGRAM_SIZES, c.duplicate_ngram_char_fractions):
-        if duplicate_ngram_char_fraction(words, n) > limit:
-            return f"duplicate_{n}gram_char_fraction"
+    # A repeated (n+1)-gram holds a repeated n-gram: once no n-gram repeats, no longer one does (fraction 0).
+    for sizes, limits, fraction, name in ((TOP_NGRAM_SIZES, c.top_ngram_char_fractions, top_ngram_char_fraction,
+                                           "top"),
+                                          (DUPLICATE_NGRAM_SIZES, c.duplicate_ngram_char_fractions,
+                                           duplicate_ngram_char_fraction, "duplicate")):
+        for n, limit in zip(sizes, limits):
+            value = fraction(words, n)
+            if value > limit:
+                return f"{name}_{n}gram_char_fraction"
+            if value == 0.0:
+                break
     return None
 
 
