@@ -1,7 +1,7 @@
 """The document filters of `prepare`, in order: language -> gopher (quality + repetition) -> c4 (line edits).
 
-FineWeb's order: the cheap language decision first, Gopher's rules on the text as written, then C4's line rules,
-which edit the text the corpus keeps. Each filter is off unless its `enabled` is set (configs/data/*.yaml set them).
+FineWeb's order: the language decision first, Gopher's rules on the text as written, then C4's line rules, which
+edit the text the corpus keeps. Each filter is off unless its `enabled` is set (configs/data/*.yaml set them).
 """
 
 import dataclasses
