@@ -30,6 +30,8 @@ CORE = [
     "babel>=2.12",
     # Near-duplicate removal in `prepare`: MinHash signatures and the LSH band/row choice (data/minhash.py).
     "datasketch>=1.6,<3",
+    # Language identification in `prepare`'s quality filters; the model ships inside the wheel (no download).
+    "py3langid>=0.4,<0.5",  # 0.4 changed the model-loading API and calibrated the scores
 ]
 
 EXTRAS = {
@@ -51,7 +53,7 @@ setup(
     description=__doc__,
     python_requires=">=3.11,<3.12",
     packages=find_packages(include=["tfpretrain", "tfpretrain.*"]),
-    package_data={"tfpretrain": ["py.typed", "reporting/report/assets/*", "reporting/*/templates/*",
+    package_data={"tfpretrain": ["py.typed", "reporting/report/assets/*", "reporting/*/templates/*", "data/templates/*",
                                  "evaluation/probes/samples/*"]},
     install_requires=CORE,
     extras_require=EXTRAS,

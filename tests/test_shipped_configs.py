@@ -10,9 +10,17 @@ CONFIGS = ROOT / "configs"
 
 @pytest.mark.parametrize("path", sorted((CONFIGS / "data").glob("*.yaml")), ids=lambda p: p.name)
 def test_data_configs(path):
-    from tfpretrain.data.prepare_config import load_prepare_config
+    import dataclasses
 
-    assert load_prepare_config(path).family in ("bert", "gpt2")
+    from tfpretrain.data.prepare_config import load_prepare_config
+    from tfpretrain.data.quality import QualityConfig
+
+    config = load_prepare_config(path)
+    assert config.family in ("bert", "gpt2")
+    # every filter on, at the published thresholds (the dataclass defaults, which leave them off)
+    on = {name: dataclasses.replace(getattr(QualityConfig(), name), enabled=True) for name in ("language", "gopher",
+                                                                                                "c4")}
+    assert config.quality == QualityConfig(**on, samples_per_filter=5)
 
 
 @pytest.mark.parametrize("path", sorted((CONFIGS / "pretrain").glob("*.yaml")), ids=lambda p: p.name)

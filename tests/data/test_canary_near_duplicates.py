@@ -79,5 +79,7 @@ def test_prepare_shards_hold_one_copy_of_each_near_duplicate_canary_under_near_d
                    for path in shard_paths(manifest, "train") for r in read_records(path)]
         secrets = [c["secret"] for c in C.read_key(out / "canaries.json")["canaries"]]
         seen[near] = [sum(w.count(f"my secret code is {s}") for w in windows) for s in secrets]
-        assert manifest["stages"]["near_duplicates_removed"] == (6 if near else 0)
+        # canary copies are counted apart: the corpus lost nothing to near-dedup, 2 of 8 copies survived it
+        assert manifest["stages"]["near_duplicates_removed"] == 0
+        assert manifest["stages"]["canary_copies_kept"] == (2 if near else 8)
     assert seen == {False: [4, 4], True: [1, 1]}

@@ -58,19 +58,27 @@ def test_planted_near_duplicates_are_removed_and_dissimilar_edits_kept(planted, 
     expected_kept |= {min((texts[i] for i in c), key=_key) for c in clusters}  # the smallest content key
     assert kept == expected_kept
     assert all(texts[a] in kept and texts[b] in kept for a, b in low)
-    assert manifest["stages"] == {
+    stages = manifest["stages"]
+    assert {k: stages[k] for k in ("near_duplicate_clusters", "near_duplicates_removed", "near_dedup")} == {
         "near_duplicate_clusters": 5, "near_duplicates_removed": 6,
         "near_dedup": {"threshold": 0.8, "num_perm": 128, "bands": 14, "rows": 9, "ngram": 5},
     }
+    assert stages["exact_duplicates"] == 0 and stages["kept"] == len(texts) - 6
+    assert stages["read"] == stages["too_short"] + stages["exact_duplicates"] + 6 + stages["kept"]
     assert manifest["documents"]["unique"] == len(texts) - 6 and manifest["documents"]["duplicates"] == 0
     assert read_manifest(tmp_path)["stages"] == manifest["stages"]
+    card = (tmp_path / "data_card.md").read_text()
+    row = "| removed: near-duplicates (5 clusters kept one each; MinHash Jaccard ≥ 0.8, 128 permutations) | 6 |"
+    assert row in card
 
 
 def test_near_dedup_off_keeps_every_document(planted, tmp_path):
     pattern, texts, _ = planted
     manifest = prepare(corpus_config("gpt2", pattern, tmp_path), IN_MEMORY, keep_work=True)
     assert _kept_texts(tmp_path) == set(texts)
-    assert manifest["stages"] == {"near_duplicate_clusters": 0, "near_duplicates_removed": 0, "near_dedup": None}
+    stages = manifest["stages"]
+    assert (stages["near_duplicate_clusters"], stages["near_duplicates_removed"], stages["near_dedup"]) == (0, 0, None)
+    assert stages["kept"] == len(texts)
 
 
 @pytest.mark.slow  # a subprocess and three prepare runs

@@ -18,6 +18,7 @@ from tfpretrain.config import ConfigError
 from tfpretrain.data.beam_pipeline import CleanDocuments
 from tfpretrain.data.pii import PII_TYPES, PLACEHOLDERS, Scrubber, ScrubberError, dedup_key, luhn_ok
 from tfpretrain.data.prepare_config import PrivacyConfig
+from tfpretrain.data.quality import QualityConfig
 from tfpretrain.data.sources import plan_reads
 from tfpretrain.errors import UserError
 
@@ -256,7 +257,7 @@ def test_the_manifest_counts_come_from_the_cleaning_step(tmp_path):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("Mail ada@example.org, MAC 00:1a:2b:3c:4d:5e, born on 12 March 1984.\n"
                       "BSN 111222333 and CPF 390.533.447-05, nothing else here.\n", encoding="utf-8")
-    step = CleanDocuments(min_chars=10, privacy_config=PrivacyConfig(), dedup=True)
+    step = CleanDocuments(min_chars=10, privacy_config=PrivacyConfig(), dedup=True, quality_config=QualityConfig())
     step.setup()
     totals, texts = {}, []
     for output in step.process(plan_reads(str(corpus))[0]):

@@ -63,6 +63,8 @@ def _pretraining_data(init):
     info = {"pretraining run": init, "model": config.get("model"), "trainer": config.get("trainer")}
     try:
         manifest = read_manifest(config["data"]["train"])
+        if manifest.get("stages"):
+            info["stages"] = manifest["stages"]
         info["corpus"] = {
             "sources": manifest.get("sources"),
             "documents": manifest.get("documents"),
@@ -96,7 +98,10 @@ def _run_info(run):
         training["hardware"] = hardware
     pretraining = _pretraining_data(config.get("init"))
     if pretraining:
+        stages = pretraining.pop("stages", None)
         training["pretraining"] = pretraining
+        if stages:
+            training["data_stages"] = stages  # the card's training-data section tabulates them
     data = {"evaluation data": (config.get("eval") or {}).get("source"),
             "group columns": (config.get("eval") or {}).get("group_fields")}
     return model_info, training, data

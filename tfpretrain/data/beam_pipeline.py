@@ -1,8 +1,9 @@
 """Corpus -> sharded TFRecords + manifest.json, as two Apache Beam pipelines with a tokenizer step between them.
 
-    clean:    read units (files / TFDS sub-splits) -> normalise -> drop short -> scrub PII -> exact dedup
+    clean:    read units (files / TFDS sub-splits) -> normalise -> drop short -> scrub PII
+              -> quality filters (language, Gopher, C4: data/quality.py) -> exact dedup
               -> near-duplicate removal (MinHash LSH, data/near_dedup.py; when enabled)
-              -> OUT/.work/clean-*.jsonl + stats
+              -> OUT/.work/clean-*.jsonl + stats + a hash-chosen few removed documents per filter
     tokenizer (driver): train WordPiece / byte-level BPE on the cleaned corpus (or load one) -> OUT/tokenizer.json
     examples: clean docs (+ canary copies, train only: data/canaries.py) -> (split, bucket) by content hash
               -> tokenize -> NSP pairs or packed windows -> (split, shard) by a stable hash
@@ -29,11 +30,13 @@ from tfpretrain.data import sources as corpus
 from tfpretrain.data.formats import get_format
 from tfpretrain.data.manifest import shard_name
 from tfpretrain.data.near_dedup import NearDedup
+from tfpretrain.data.quality import apply_filters
 from tfpretrain.data.shards import serialize_example, write_shard
 
 log = logging.getLogger(__name__)
 WORK_DIR = ".work"
 TRAIN, VALIDATION = "train", "validation"
+REMOVED_SAMPLES = "removed_samples.jsonl"
 
 
 def hash_fraction(key, start=0):
@@ -60,10 +63,11 @@ class _Progress:
 
 
 class CleanDocuments(beam.DoFn):
-    """(Source, unit) -> (dedup key, cleaned text); per-document statistics on the 'stats' output."""
+    """(Source, unit) -> (dedup key, cleaned text); per-document statistics on the 'stats' output, and on 'removed'
+    (filter, (sample key, JSON record)) for each document a quality filter removed (scrubbed, truncated)."""
 
-    def __init__(self, min_chars, privacy_config, dedup):
-        self.min_chars, self.privacy, self.dedup = min_chars, privacy_config, dedup
+    def __init__(self, min_chars, privacy_config, dedup, quality_config):
+        self.min_chars, self.privacy, self.dedup, self.quality = min_chars, privacy_config, dedup, quality_config
 
     def setup(self):
         p = self.privacy
@@ -82,10 +86,27 @@ class CleanDocuments(beam.DoFn):
             if self.scrubber is not None:
                 text, counts = self.scrubber.scrub(text)
                 stats.update({f"pii.{name}": n for name, n in counts.items() if n})
+            verdict = apply_filters(text, self.quality)
+            stats.update({f"c4_lines.{rule}": n for rule, n in verdict.lines_removed.items()})
+            if verdict.text is None:
+                stats[f"filtered.{verdict.filter}"] = 1
+                stats[f"filter_rule.{verdict.filter}.{verdict.rule}"] = 1
+                yield beam.pvalue.TaggedOutput("stats", stats)
+                yield beam.pvalue.TaggedOutput("removed", removed_sample(verdict, text, self.quality.sample_chars))
+                continue
+            text = verdict.text
             yield beam.pvalue.TaggedOutput("stats", stats)
             # Without dedup every copy keeps a key of its own: the hash also covers where the document came from.
             where = "" if self.dedup else f"\x00{source.describe()}\x00{unit}\x00{index}"
             yield pii.dedup_key(text + where), text
+
+
+def removed_sample(verdict, text, max_chars):
+    """-> (filter, (sample key, JSON line)): the key, a hash of the text, picks a stable few per filter."""
+    key = pii.dedup_key(text)
+    record = {"filter": verdict.filter, "rule": verdict.rule, "id": key[:16], "characters": len(text),
+              "text": text[:max_chars], "truncated": len(text) > max_chars}
+    return verdict.filter, (key, json.dumps(record, sort_keys=True, ensure_ascii=False))
 
 
 class SumDicts(beam.CombineFn):
@@ -172,17 +193,27 @@ def _write_json(pcoll, path, label):
 
 
 def clean_pipeline(pipeline, reads, config, work, canary_documents=()):
-    """Build the clean stage on `pipeline`; writes WORK/clean-*.jsonl and WORK/clean_stats.json.
+    """Build the clean stage on `pipeline`; writes WORK/clean-*.jsonl, WORK/clean_stats.json and
+    WORK/removed_samples.jsonl (the `samples_per_filter` removed documents of each filter with the smallest keys).
 
     canary_documents: near-duplicate canary copies (canaries.documents(..., near_duplicates=True)), added after
-    exact dedup and before near-dedup, written with "canary": true.
+    exact dedup and before near-dedup, written with "canary": true; counted apart from the corpus
+    (canary_copies_kept), so the corpus's stage counts add up (data/stages.py).
     """
-    clean = CleanDocuments(config.min_document_chars, config.privacy, config.dedup)
+    clean = CleanDocuments(config.min_document_chars, config.privacy, config.dedup, config.quality)
     cleaned = (
         pipeline
         | "Reads" >> beam.Create(reads)
         | "Reshuffle" >> beam.Reshuffle()
-        | "Clean" >> beam.ParDo(clean).with_outputs("stats", main="docs")
+        | "Clean" >> beam.ParDo(clean).with_outputs("stats", "removed", main="docs")
+    )
+    samples = max(config.quality.samples_per_filter, 1)  # with 0 the file is written and then ignored
+    (
+        cleaned.removed
+        | "SampleRemoved" >> beam.combiners.Top.SmallestPerKey(samples)
+        | "SampleLines" >> beam.FlatMap(lambda kv: [line for _, line in kv[1]])
+        | "WriteSamples" >> beam.io.WriteToText(posixpath.join(work, REMOVED_SAMPLES), num_shards=1,
+                                                shard_name_template="")
     )
     # Exact duplicates (up to case and whitespace) share a key; `min` keeps one of them deterministically.
     unique = cleaned.docs | "Dedup" >> beam.CombinePerKey(min)
@@ -192,7 +223,7 @@ def clean_pipeline(pipeline, reads, config, work, canary_documents=()):
         planted = pipeline | "NearDuplicateCanaries" >> beam.Create([(r["key"], r["text"]) for r in canary_documents])
         unique = (unique, planted) | "WithCanaries" >> beam.Flatten()
     if config.near_dedup.enabled:
-        near = NearDedup(config.near_dedup)
+        near = NearDedup(config.near_dedup, canary_keys)
         unique = unique | "NearDedup" >> near
         stats.append(near.stats)
     (
@@ -201,7 +232,9 @@ def clean_pipeline(pipeline, reads, config, work, canary_documents=()):
             {"key": key, "text": text, **({"canary": True} if key in canary_keys else {})}))
         | "WriteClean" >> beam.io.WriteToText(posixpath.join(work, "clean"), file_name_suffix=".jsonl")
     )
-    unique_stats = unique | "Count" >> beam.Map(lambda kv: {"documents_unique": 1, "characters": len(kv[1])})
+    unique_stats = unique | "Count" >> beam.Map(
+        lambda kv: {"canary_copies_kept": 1} if kv[0] in canary_keys else {"documents_unique": 1,
+                                                                            "characters": len(kv[1])})
     stats = (*stats, unique_stats) | "AllStats" >> beam.Flatten()
     stats = stats | "SumStats" >> beam.CombineGlobally(SumDicts())
     _write_json(stats, posixpath.join(work, "clean_stats.json"), "Stats")

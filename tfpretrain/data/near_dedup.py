@@ -73,10 +73,12 @@ def _verified(element, threshold):
             yield key_a, key_b
 
 
-def components(edges):
+def components(edges, planted=frozenset()):
     """[(key_a, key_b)] -> (member, root) for each non-root member, then ('', stats) of the clusters found.
 
-    Union-find whose root is always the smallest key: the document a cluster keeps.
+    Union-find whose root is always the smallest key: the document a cluster keeps. The stats count corpus
+    documents only: keys in `planted` (canary copies) are removed like any other but neither counted as removed
+    nor make a cluster of their own.
     """
     parent = {}
 
@@ -95,8 +97,9 @@ def components(edges):
     for member, root in sorted(roots.items()):
         if member != root:
             yield beam.pvalue.TaggedOutput("dropped", (member, root))
-    clusters = len(set(roots.values()))
-    yield {"near_duplicate_clusters": clusters, "near_duplicates_removed": len(roots) - clusters}
+    clusters = {root for member, root in roots.items() if member not in planted}
+    removed = sum(member != root and member not in planted for member, root in roots.items())
+    yield {"near_duplicate_clusters": len(clusters), "near_duplicates_removed": removed}
 
 
 def _keep(element):
@@ -109,12 +112,13 @@ def _keep(element):
 class NearDedup(beam.PTransform):
     """(key, text) with distinct keys -> (key, text) with one document per near-duplicate cluster.
 
-    `.stats` after application: a PCollection of one {near_duplicate_clusters, near_duplicates_removed} dict.
+    `.stats` after application: a PCollection of one {near_duplicate_clusters, near_duplicates_removed} dict,
+    counting corpus documents (keys not in `planted`, the canary copies) only.
     """
 
-    def __init__(self, config, label=None):
+    def __init__(self, config, planted=frozenset(), label=None):
         super().__init__(label)
-        self.config = config
+        self.config, self.planted = config, frozenset(planted)
         self.stats = None
 
     def expand(self, docs):
@@ -137,7 +141,7 @@ class NearDedup(beam.PTransform):
             | "JoinSecond" >> beam.CoGroupByKey()
             | "Verify" >> beam.FlatMap(_verified, self.config.threshold)
             | "Edges" >> beam.combiners.ToList()
-            | "Components" >> beam.FlatMap(components).with_outputs("dropped", main="stats")
+            | "Components" >> beam.FlatMap(components, self.planted).with_outputs("dropped", main="stats")
         )
         self.stats = found.stats
         return (

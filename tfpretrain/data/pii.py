@@ -41,6 +41,7 @@ from tfpretrain.errors import UserError
 
 PII_TYPES = ("email", "phone", "ip_address", "credit_card", "ssn", "iban", "url", "national_id", "mac_address",
              "date_of_birth")
+_MAX_PASSES = 4  # scrub(): a pass after the first runs only when the one before replaced something
 PLACEHOLDERS = {t: f"[{t.upper()}]" for t in PII_TYPES}
 # National IDs before cards: a 15- or 18-digit ID can pass the Luhn check, and its own checks are stricter.
 PRIORITY = ("url", "email", "iban", "national_id", "credit_card", "ssn", "mac_address", "ip_address",
@@ -241,17 +242,23 @@ class Scrubber:
         return sorted(spans)
 
     def scrub(self, text):
-        """-> (scrubbed text, {type: count}); the dict holds only types found (an empty dict: nothing found)."""
-        spans = self.find(text)
-        if not spans:
-            return text, {}
-        parts, counts, position = [], {}, 0
-        for start, end, pii_type in spans:
-            parts += [text[position:start], PLACEHOLDERS[pii_type]]
-            counts[pii_type] = counts.get(pii_type, 0) + 1
-            position = end
-        parts.append(text[position:])
-        return "".join(parts), counts
+        """-> (scrubbed text, {type: count}); the dict holds only types found (an empty dict: nothing found).
+
+        Repeated until nothing more is found (at most _MAX_PASSES), so scrubbing is idempotent: a replaced span can
+        expose a neighbour that its digits hid ("390.533.447-05)05324111": the CPF first, then a phone number)."""
+        counts = {}
+        for _ in range(_MAX_PASSES):
+            spans = self.find(text)
+            if not spans:
+                break
+            parts, position = [], 0
+            for start, end, pii_type in spans:
+                parts += [text[position:start], PLACEHOLDERS[pii_type]]
+                counts[pii_type] = counts.get(pii_type, 0) + 1
+                position = end
+            parts.append(text[position:])
+            text = "".join(parts)
+        return text, counts
 
     def _matches(self, pii_type, text):
         """Spans of the type's pattern that pass its check; after a failed check the search goes on from the next

@@ -18,12 +18,21 @@ import posixpath
 import time
 
 from tfpretrain.atomic import write_text
-from tfpretrain.data import canaries
+from tfpretrain.data import canaries, data_card
 from tfpretrain.data import manifest as M
 from tfpretrain.data import sources as corpus
 from tfpretrain.data import tokenizer as tok
-from tfpretrain.data.beam_pipeline import TRAIN, VALIDATION, WORK_DIR, clean_pipeline, examples_pipeline, hash_fraction
+from tfpretrain.data.beam_pipeline import (
+    REMOVED_SAMPLES,
+    TRAIN,
+    VALIDATION,
+    WORK_DIR,
+    clean_pipeline,
+    examples_pipeline,
+    hash_fraction,
+)
 from tfpretrain.data.shards import remove_temp_files, write_shard
+from tfpretrain.data.stages import corpus_stages
 
 log = logging.getLogger(__name__)
 TOKENIZER_FILE = "tokenizer.json"
@@ -58,6 +67,15 @@ def _clean_documents(work):
                 record = json.loads(line)
                 if not record.get("canary"):  # near-duplicate canary copies: the tokenizer never sees a secret
                     yield record["key"], record["text"]
+
+
+def _removed_samples(work, per_filter):
+    """The clean stage's removed-document samples, in a stable order ([] when none were written)."""
+    path = posixpath.join(work, REMOVED_SAMPLES)
+    if not per_filter or not _gfile().exists(path):
+        return []
+    with _gfile().GFile(path) as f:
+        return data_card.sample_records(f.read().splitlines(), per_filter)
 
 
 def _tokenizer(config, work, stats):
@@ -142,17 +160,8 @@ def _clean_fingerprint(config, sources, reads):
     units = [(s.describe(), unit, gfile.stat(unit).length if s.type != "tfds" else None) for s, unit in reads]
     planted = dataclasses.asdict(config.canaries) if config.canaries.near_duplicates else None
     return _fingerprint([s.describe() for s in sources], units, config.min_document_chars, config.dedup,
-                        dataclasses.asdict(config.privacy), dataclasses.asdict(config.near_dedup), planted)
-
-
-def _stages(config, stats):
-    """The manifest's per-stage record (manifest["stages"]): what near-duplicate removal found, with its settings."""
-    near = config.near_dedup
-    return {
-        "near_duplicate_clusters": stats.get("near_duplicate_clusters", 0),
-        "near_duplicates_removed": stats.get("near_duplicates_removed", 0),
-        "near_dedup": near.settings() if near.enabled else None,
-    }
+                        dataclasses.asdict(config.privacy), dataclasses.asdict(config.near_dedup), planted,
+                        dataclasses.asdict(config.quality))
 
 
 def _clean_stage_canaries(config):
@@ -227,6 +236,8 @@ def prepare(config, pipeline_args=None, keep_work=False):
         splits[split]["documents"] = example_stats.get(f"{split}.documents", 0)
 
     canary_entry = canaries.write_key(out, config, planted)  # the audit key, before the manifest
+    samples = _removed_samples(work, config.quality.samples_per_filter)
+    stages = corpus_stages(stats, config.quality, config.near_dedup)
     elapsed = time.monotonic() - start
     timings["finalize"] = elapsed - timings["clean"] - timings["tokenizer"] - timings["examples"]
     tokens = sum(s["tokens"] for s in splits.values())
@@ -248,13 +259,14 @@ def prepare(config, pipeline_args=None, keep_work=False):
         "documents": {
             "read": stats.get("documents_read", 0),
             "too_short": stats.get("documents_too_short", 0),
-            "duplicates": stats.get("documents_read", 0) - stats.get("documents_too_short", 0)
-            - stats.get("documents_unique", 0) - stats.get("near_duplicates_removed", 0),  # exact ones
+            "duplicates": stages["exact_duplicates"],
+            "near_duplicates": stages["near_duplicates_removed"],
+            "filtered": sum(stages["filters"].values()),
             "unique": stats.get("documents_unique", 0),
             "characters": stats.get("characters", 0),
         },
-        "pii": {name.split(".", 1)[1]: n for name, n in sorted(stats.items()) if name.startswith("pii.")},
-        "stages": _stages(config, stats),
+        "pii": stages["pii"],
+        "stages": stages,
         "sources": [s.describe() for s in sources],
         **canary_entry,
         "config": dataclasses.asdict(config),
@@ -264,6 +276,7 @@ def prepare(config, pipeline_args=None, keep_work=False):
     }
     if not keep_work:
         gfile.rmtree(work)
+    data_card.write_data_card(out, manifest, samples)  # before the manifest: a manifest means a complete directory
     M.write_manifest(out, manifest)
     log.info("prepared %d tokens in %d records in %.0f s (%.0f tokens/s) -> %s", tokens,
              sum(s["records"] for s in splits.values()), elapsed, tokens / max(elapsed, 1e-9), out)

@@ -12,6 +12,7 @@ from tfpretrain.data.canaries import CanaryConfig
 from tfpretrain.data.formats import FAMILIES, get_format
 from tfpretrain.data.minhash import NearDedupConfig
 from tfpretrain.data.pii import DEFAULT_PHONE_REGIONS, Scrubber, ScrubberError
+from tfpretrain.data.quality import QualityConfig
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,6 +62,7 @@ class PrepareConfig:
     documents_per_bucket: int = 2000  # BERT random next segments / GPT-2 packing happen within a bucket
     tokenizer: TokenizerConfig = dataclasses.field(default_factory=TokenizerConfig)
     privacy: PrivacyConfig = dataclasses.field(default_factory=PrivacyConfig)
+    quality: QualityConfig = dataclasses.field(default_factory=QualityConfig)  # language, Gopher, C4 filters
     canaries: CanaryConfig = dataclasses.field(default_factory=CanaryConfig)  # memorisation audit; off by default
 
     def __post_init__(self):

@@ -163,3 +163,19 @@ def test_directory_path(tmp_path):
                                        gate=None)
     assert paths["markdown"] == os.fspath(tmp_path / "model_card.md")
     assert paths["json"] == os.fspath(tmp_path / "model_card.json")
+
+
+def test_training_data_tabulates_the_corpus_stages(tmp_path):
+    stages = {"read": 1200, "too_short": 30, "filters": {"language": 100, "gopher": 50}, "filter_rules": {},
+              "c4_lines_removed": {}, "pii": {"email": 4, "phone": 2}, "cleaned": 1020, "exact_duplicates": 20,
+              "near_duplicates_removed": 7, "near_dedup": {"threshold": 0.8, "num_perm": 256}, "kept": 993}
+    _, markdown, card = write(tmp_path, training={**TRAINING, "data_stages": stages})
+    text = section(markdown, "Training data")
+    rows = dict(re.findall(r"^\| (.+?) \| ([\d,]+) \|$", text, re.M))
+    assert rows == {"read": "1,200", "removed: too short": "30", "removed: language filter": "100",
+                    "removed: gopher filter": "50", "removed: exact duplicates": "20",
+                    "removed: near-duplicates (MinHash Jaccard ≥ 0.8)": "7", "kept": "993"}
+    assert "Personal data scrubbed (spans per type): email 4, phone 2." in text
+    assert card["training_data"]["stages"] == stages and "data_stages" not in json.dumps(card["training_procedure"])
+    _, plain, _ = write(tmp_path / "plain")
+    assert "| read |" not in section(plain, "Training data")

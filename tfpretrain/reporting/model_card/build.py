@@ -216,7 +216,8 @@ def build_model_card(
         eval_data, train_data = (data or None), None
     if train_data is None:
         train_data = training.get("data", training.get("dataset"))
-    procedure = {k: v for k, v in training.items() if k not in ("data", "dataset", "privacy", "energy")}
+    procedure = {k: v for k, v in training.items()
+                 if k not in ("data", "dataset", "privacy", "energy", "data_stages")}
     methods: dict[str, list[str]] = {}  # interval method -> the metrics it was used for
     for r in table.rows:
         if r.get("ci_method") and r.get("ci_low") is not None:
@@ -252,7 +253,9 @@ def build_model_card(
                 "examples": table.slice_info.get(table.overall_label, {}).get("n"),
                 "slices": len(table.slices),
             },
-            "training_data": {"description": section_text(train_data)},
+            # data_stages: the pretraining corpus manifest's "stages" (documents read, removed per step, kept)
+            "training_data": {"description": section_text(train_data),
+                              **({"stages": training["data_stages"]} if training.get("data_stages") else {})},
             "training_procedure": section_text(procedure),
             "quantitative_analyses": quantitative,
             "ethical_considerations": {
