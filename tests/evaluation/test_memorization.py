@@ -13,6 +13,9 @@ from tfpretrain.data import canaries as C
 from tfpretrain.evaluation import memorization as M
 from tfpretrain.reporting.sections.exposure import exposure_section
 
+STEPS = 100
+SEQUENCE = 80  # holds a 40-word near-duplicate canary copy (~67 tokens) with a 2,000-token BPE of the demo corpus
+
 
 def test_rank_counts_ties_against_the_secret_and_rank_exposure_is_carlinis_when_exhaustive():
     candidates = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
@@ -171,3 +174,43 @@ def test_levels_summarise_exposure_per_repetition_count():
     assert M._level(16, [x for x in rows if x["repetitions"] == 16]) == {
         "repetitions": 16, "count": 2, "mean_exposure": 15.5, "median_exposure": 15.5, "max_exposure": 19.0,
         "mean_exposure_rank": 7.75}
+
+
+@pytest.mark.slow
+def test_near_dedup_collapses_near_duplicate_canaries_and_their_exposure(tmp_path):
+    """The demo's measured link (commands/demo.near_dedup_exposure) at test size: the same near-duplicate canaries
+    (1 and 32 copies, each a 40-word carrier with one word varied) in a corpus prepared with and without near-dedup
+    (threshold 0.7: a 40-word copy's neighbours sit at Jaccard 0.78), a tiny GPT-2 trained on each, both audited.
+    Without near-dedup all 132 copies stay and the 32-copy canaries are exposed far more than the 1-copy ones; with
+    it one copy of each canary stays, and the 32-copy canaries' exposure falls to the 1-copy level."""
+    from tests.support.corpus import IN_MEMORY, corpus_config
+    from tfpretrain.commands import demo
+    from tfpretrain.data.prepare import prepare
+    from tfpretrain.training.experiment import load_experiment
+    from tfpretrain.training.trainer import pretrain
+
+    pattern, _ = demo.write_corpus(tmp_path / "corpus")  # the demo's prose: carrier words are in its vocabulary
+    corpus = tmp_path / "corpus" / "topics.txt"  # its first 30 topics: canary copies are a large share to learn
+    corpus.write_text("\n\n".join(corpus.read_text().split("\n\n")[:30]) + "\n")
+    canaries = {"count": 4, "repetitions": [1, 32], "near_duplicates": True, "carrier_words": 40}
+    for run, near in (("gpt2", True), ("twin", False)):
+        data = tmp_path / "data" / run
+        prepare(corpus_config("gpt2", pattern, data, sequence_length=SEQUENCE, validation_fraction=0.0,
+                              tokenizer={"vocabulary_size": 2000}, canaries=canaries,
+                              near_dedup={"enabled": near, "threshold": 0.7}), IN_MEMORY)
+        experiment = load_experiment(data={
+            "model": {"preset": "gpt2_tiny", "vocabulary_size": "data", "max_sequence_length": SEQUENCE,
+                      "dropout": 0.0},
+            "data": {"train": str(data)},
+            "trainer": {"strategy": "cpu", "global_batch_size": 16, "train_steps": STEPS, "log_every": STEPS,
+                        "checkpoint_every": STEPS, "jit_compile": True,
+                        "optimizer": {"learning_rate": 3e-3, "warmup_steps": 10}},
+        })
+        pretrain(experiment, str(tmp_path / run), verbose=0)
+        M.audit(str(tmp_path / run), str(data / C.KEY_FILE), str(tmp_path / "audit" / run), candidates=500)
+    link = demo.near_dedup_exposure(tmp_path, "gpt2", "twin")
+    assert (link["with"]["canary_copies_kept"], link["without"]["canary_copies_kept"]) == (8, 132)
+    assert link["with"]["near_duplicates_removed"] == link["without"]["near_duplicates_removed"] == 0  # corpus
+    without, with_ = link["without"]["mean_exposure"], link["with"]["mean_exposure"]
+    assert without[32] > without[1] + 4.0, link
+    assert with_[32] < without[32] - 4.0 and abs(with_[32] - with_[1]) < 3.0, link

@@ -1,9 +1,11 @@
 """The main job (`make demo`), offline on a CPU, through the same code paths as the CLI:
 
-    corpus (pydoc_data.topics prose) -> prepare (Beam: clean, PII scrub, dedup, tokenizer, shards + manifest)
-    with canaries (random secrets repeated 1, 8 and 32 times) -> pretrain a tiny BERT (MLM + NSP) and a tiny GPT-2
-    with the trainer (energy and CO2 tracked) -> generate text -> bias probes (CrowS-Pairs and StereoSet layouts, the
-    project's sample files) and canary exposure audits of both -> fine-tune a classifier on a SYNTHETIC labeled
+    corpus (pydoc_data.topics prose) -> prepare (Beam: clean, PII scrub, language ID + Gopher filters, exact and
+    near-dedup, tokenizer, shards + manifest + data card) with canaries (random secrets planted 1, 8 and 32 times:
+    exact repeats for BERT, near-duplicate copies for GPT-2) -> pretrain a tiny BERT (MLM + NSP) and a tiny GPT-2
+    with the trainer (energy and CO2 tracked), and a second GPT-2 on the same corpus prepared WITHOUT near-dedup
+    -> generate text -> bias probes (CrowS-Pairs and StereoSet layouts, the project's sample files) and canary
+    exposure audits of the three (near-dedup's effect on memorisation) -> fine-tune a classifier on a SYNTHETIC labeled
     dataset with demographic group columns and a planted bias -> export a SavedModel -> TFMA + Fairness Indicators
     evaluation, gate, integrated-gradients explanations per slice, HTML report and model card carrying probes,
     exposure and energy -> the same fine-tune under DP-SGD, evaluated too (epsilon in its report and card, and what
@@ -35,9 +37,14 @@ from tfpretrain.training.experiment import load_experiment
 from tfpretrain.training.finetune import finetune, load_finetune_experiment
 from tfpretrain.training.trainer import pretrain
 
+TWIN = "gpt2_without_near_dedup"  # run and data directory names of the second GPT-2
 IN_MEMORY = ["--runner=DirectRunner", "--direct_running_mode=in_memory"]  # a 0.5 MB corpus: no worker processes
 CONFIGS = CONFIGS_DIR
-CANARIES = {"count": 3, "repetitions": [1, 8, 32]}
+CANARIES = {"count": 3, "repetitions": [1, 8, 32]}  # BERT's: exact repeats, planted after deduplication
+# GPT-2's: each copy a near-duplicate (a 70-word carrier, one word varied per copy; ~110 tokens with the demo's
+# tokenizer, so a copy fits a 128-token window) planted before near-dedup, which collapses each canary's copies to
+# one. A second GPT-2, on the same corpus prepared without near-dedup, measures what that does to exposure.
+NEAR_CANARIES = {**CANARIES, "near_duplicates": True, "carrier_words": 70}
 # DP-SGD for the second fine-tune: sigma 0.6 over 100 steps of 32 from 4,000 examples: a single-digit epsilon.
 DP = {"enabled": True, "l2_norm_clip": 1.0, "noise_multiplier": 0.6}
 EVAL_EXAMPLES = 1500  # the synthetic eval split; fine-tuning validates on all of it
@@ -66,7 +73,7 @@ def write_corpus(directory):
     return str(directory / "*.txt"), len(documents)
 
 
-def _prepare(family, pattern, out, vocabulary_size, sequence_length):
+def _prepare(family, pattern, out, vocabulary_size, sequence_length, canaries=CANARIES, near_dedup=True):
     config = load_prepare_config(data={
         "family": family,
         "sources": [{"type": "text", "path": pattern, "split_by": "blank_line"}],
@@ -76,8 +83,9 @@ def _prepare(family, pattern, out, vocabulary_size, sequence_length):
         "validation_fraction": 0.05,
         "documents_per_bucket": 200,
         "tokenizer": {"vocabulary_size": vocabulary_size},
-        "canaries": CANARIES,
+        "canaries": canaries,
         "quality": QUALITY,
+        "near_dedup": {"enabled": near_dedup},
     })
     return prepare(config, IN_MEMORY)
 
@@ -116,10 +124,10 @@ def _probes(out, stamp):
     return done
 
 
-def _audits(out, stamp):
-    """Canary exposure of both pretrained models -> {name: output directory}."""
+def _audits(out, stamp, runs=("bert", "gpt2")):
+    """Canary exposure of pretrained models (OUT/<run>, key OUT/data/<run>/canaries.json) -> {name: directory}."""
     done = {}
-    for model in ("bert", "gpt2"):
+    for model in runs:
         directory = out / "audit" / model
         summary = audit(str(out / model), str(out / "data" / model / "canaries.json"), str(directory),
                         candidates=500)
@@ -127,6 +135,20 @@ def _audits(out, stamp):
         print(f"{stamp()} canary exposure {model} (bits, bound {summary['exposure_bound']:.1f}): {levels}", flush=True)
         done[model] = str(directory)
     return done
+
+
+def near_dedup_exposure(out, with_near_dedup, without_near_dedup):
+    """The measured link between near-dedup and memorisation: for the GPT-2 corpora prepared with and without
+    near-dedup (the same near-duplicate canaries planted in both), the canary copies that survived deduplication
+    and the mean exposure per repetition level of the model trained on each. -> {"with": ..., "without": ...}."""
+    link = {}
+    for name, run in (("with", with_near_dedup), ("without", without_near_dedup)):
+        manifest = json.loads((out / "data" / run / "manifest.json").read_text())
+        exposure = json.loads((out / "audit" / run / "exposure.json").read_text())
+        link[name] = {"run": run, "canary_copies_kept": manifest["stages"].get("canary_copies_kept"),
+                      "near_duplicates_removed": manifest["stages"]["near_duplicates_removed"],
+                      "mean_exposure": {r["repetitions"]: r["mean_exposure"] for r in exposure["by_repetitions"]}}
+    return link
 
 
 def _finetune(run_dir, out, labeled, steps, dp=None, recipe=None):
@@ -166,12 +188,17 @@ def run_demo(out_dir="runs/demo", bert_steps=300, gpt2_steps=300, finetune_steps
     pattern, documents = write_corpus(out / "corpus")
     print(f"{stamp()} corpus: {documents} documents from pydoc_data.topics -> {out / 'corpus'}", flush=True)
     bert_data = _prepare("bert", pattern, out / "data" / "bert", 2000, 128)
-    gpt2_data = _prepare("gpt2", pattern, out / "data" / "gpt2", 2000, 128)
-    for name, manifest, family in (("BERT", bert_data, "bert"), ("GPT-2", gpt2_data, "gpt2")):
-        train = manifest["splits"]["train"]
+    gpt2_data = _prepare("gpt2", pattern, out / "data" / "gpt2", 2000, 128, canaries=NEAR_CANARIES)
+    twin_data = _prepare("gpt2", pattern, out / "data" / TWIN, 2000, 128, canaries=NEAR_CANARIES, near_dedup=False)
+    for name, manifest, family in (("BERT", bert_data, "bert"), ("GPT-2", gpt2_data, "gpt2"),
+                                   ("GPT-2 without near-dedup", twin_data, TWIN)):
+        train, stages = manifest["splits"]["train"], manifest["stages"]
         print(f"{stamp()} prepare {name}: {train['records']} records, {train['tokens']} tokens, "
-              f"{manifest['documents']['duplicates']} duplicates, {manifest['stages']['filters']} filtered, "
-              f"PII {manifest['pii'] or 'none'}; data card {out / 'data' / family / 'data_card.md'}", flush=True)
+              f"{stages['exact_duplicates']} exact and {stages['near_duplicates_removed']} near duplicates removed, "
+              f"{stages['filters']} filtered, PII {manifest['pii'] or 'none'}"
+              + (f", {stages['canary_copies_kept']} near-duplicate canary copies kept"
+                 if "canary_copies_kept" in stages else "")
+              + f"; data card {out / 'data' / family / 'data_card.md'}", flush=True)
 
     bert_log = _pretrain("bert", out / "data" / "bert", out / "bert", bert_steps, 128, 1e-3)
     print(f"{stamp()} BERT pretraining loss {bert_log[0]['loss']:.3f} (step {bert_log[0]['step']}) -> "
@@ -180,13 +207,21 @@ def run_demo(out_dir="runs/demo", bert_steps=300, gpt2_steps=300, finetune_steps
 
     gpt2_log = _pretrain("gpt2", out / "data" / "gpt2", out / "gpt2", gpt2_steps, 128, 2e-3)
     print(f"{stamp()} GPT-2 pretraining loss {gpt2_log[0]['loss']:.3f} -> {gpt2_log[-1]['loss']:.3f}", flush=True)
+    twin_log = _pretrain("gpt2", out / "data" / TWIN, out / TWIN, gpt2_steps, 128, 2e-3)
+    print(f"{stamp()} GPT-2 without near-dedup: loss {twin_log[0]['loss']:.3f} -> {twin_log[-1]['loss']:.3f}",
+          flush=True)
     samples = generate_text(str(out / "gpt2"), ["The import statement", "A class definition"], max_length=48,
                             seed=seed)
     for sample in samples:
         print(f"{stamp()} sample: {sample!r}")
 
     probes = _probes(out, stamp)
-    audits = _audits(out, stamp)
+    audits = _audits(out, stamp, ("bert", "gpt2", TWIN))
+    link = near_dedup_exposure(out, "gpt2", TWIN)
+    print(f"{stamp()} near-duplicate canaries, mean exposure by copies planted (bits): "
+          + "; ".join(f"{name} near-dedup ({v['canary_copies_kept']} copies kept) "
+                      + ", ".join(f"{k}x {e:.1f}" for k, e in v["mean_exposure"].items())
+                      for name, v in link.items()), flush=True)
 
     labeled = out / "labeled"
     labeled.mkdir()
@@ -221,7 +256,7 @@ def run_demo(out_dir="runs/demo", bert_steps=300, gpt2_steps=300, finetune_steps
           f"accuracy {overall(dp_rows, 'binary_accuracy'):.3f} (without DP: AUC {auc['classifier']:.3f}, accuracy "
           f"{overall(rows, 'binary_accuracy'):.3f})", flush=True)
     energy = {name: RunDir(out / name).read_json(RunDir.ENERGY)
-              for name in ("bert", "gpt2", "classifier", "classifier_dp")}
+              for name in ("bert", "gpt2", TWIN, "classifier", "classifier_dp")}
     print(f"{stamp()} energy: " + ", ".join(f"{k} {v.get('energy_kwh', float('nan')):.2g} kWh / "
                                              f"{v.get('co2_kg', float('nan')):.2g} kg CO2eq"
                                              for k, v in energy.items()), flush=True)
@@ -230,12 +265,14 @@ def run_demo(out_dir="runs/demo", bert_steps=300, gpt2_steps=300, finetune_steps
         "wall_seconds": round(time.time() - started, 1),
         "bert": {"first": bert_log[0], "last": bert_log[-1]},
         "gpt2": {"first": gpt2_log[0], "last": gpt2_log[-1], "samples": samples},
+        TWIN: {"first": twin_log[0], "last": twin_log[-1]},
         "classifier": {"first": classifier_log[0], "last": classifier_log[-1], "auc": auc["classifier"]},
         "classifier_dp": {"first": dp_log[0], "last": dp_log[-1], "auc": auc["classifier_dp"], "privacy": privacy},
         "bias_probes": {name: json.loads((Path(d) / "probe_summary.json").read_text()).get("overall")
                         for name, d in probes.items()},
         "canary_exposure": {name: json.loads((Path(d) / "exposure.json").read_text()).get("by_repetitions")
                             for name, d in audits.items()},
+        "near_dedup_and_exposure": link,
         "energy": energy,
         "fairness": {"false_positive_rate@0.5": fpr, "gate_passed": None if gate is None else gate.passed,
                      "gate": gate.message() if gate else None},
@@ -251,6 +288,7 @@ def run_demo(out_dir="runs/demo", bert_steps=300, gpt2_steps=300, finetune_steps
             "DP classifier report and model card": dp_paths["report"],
             "metrics table": str(out / "fairness" / "metrics.csv"),
             "gpt2 run": str(out / "gpt2"),
+            "gpt2 run on the corpus without near-dedup": str(out / TWIN),
             **{f"probe {name}": d for name, d in probes.items()},
             **{f"audit {name}": d for name, d in audits.items()},
         },

@@ -15,12 +15,15 @@ the template and every pair of alphabet characters once instead, so secrets toke
 tokenizer having learnt merges from any one of them.
 """
 
+import collections
 import dataclasses
+import functools
 import hashlib
 import json
 import math
 import posixpath
 import random
+import re
 
 from tfpretrain.atomic import write_text
 from tfpretrain.config import ConfigError
@@ -45,10 +48,11 @@ class CanaryConfig:
     alphabet: str = "0123456789"
     length: int = 6  # characters per secret
     seed: int = 0
-    # Plant each canary's copies as near-duplicates (near_duplicate_copies: a ~100-word carrier, one word varied per
-    # copy) in the clean stage, before near-dedup, instead of exact repeats after it. Needs a sequence_length that
-    # holds a whole copy.
+    # Plant each canary's copies as near-duplicates (near_duplicate_copies: a carrier of `carrier_words` common words,
+    # one word varied per copy) in the clean stage, before near-dedup, instead of exact repeats after it. Needs a
+    # sequence_length that holds a whole copy (~1.3 tokens per carrier word with a tokenizer trained on prose).
     near_duplicates: bool = False
+    carrier_words: int = 100
 
     def __post_init__(self):
         if self.count < 0:
@@ -65,6 +69,8 @@ class CanaryConfig:
             raise ConfigError("<config>", "alphabet", "must not contain whitespace (it would split a secret)")
         if self.length <= 0:
             raise ConfigError("<config>", "length", f"must be positive, got {self.length}")
+        if self.carrier_words < 30:  # below ~30 words one changed word moves Jaccard under any useful threshold
+            raise ConfigError("<config>", "carrier_words", f"must be >= 30, got {self.carrier_words}")
         needed = self.count * len(self.repetitions)
         if needed * 100 > self.space_size:  # distinct secrets, and room for the audit's candidates
             raise ConfigError("<config>", "length", f"{len(self.alphabet)}^{self.length} possible secrets are too "
@@ -96,26 +102,34 @@ def make_canaries(config):
     return canaries
 
 
+@functools.cache
+def carrier_vocabulary(size=400):
+    """Common English words for carrier passages: the `size` most frequent lowercase words of 3-8 letters in the
+    standard library's pydoc_data.topics (offline; fixed for a given Python version), sorted. A tokenizer trained on
+    prose spends about 1.2 tokens on each, where a random letter string costs about five."""
+    from pydoc_data.topics import topics
+
+    counts = collections.Counter(w for text in topics.values() for w in re.findall(r"\b[a-z]{3,8}\b", text))
+    return sorted(w for w, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:size])
+
+
 def near_duplicate_copies(canary, copies, carrier_words=100, seed=0):
     """`copies` distinct texts that each carry `canary`'s filled template: near-duplicates, not exact repeats.
 
-    Every copy is one carrier passage of `carrier_words` pseudo-words (drawn from the canary's id and `seed`) with
-    one word, at one fixed position, different per copy, followed by the canary text. Exact dedup keeps all of
-    them; two copies share all but 5 of their word 5-grams (Jaccard (S - 5) / (S + 5) with S = the number of
-    5-grams, 0.91 at the default 100 carrier words), so near-dedup at threshold 0.8 keeps one. The way a secret
+    Every copy is one carrier passage of `carrier_words` words (carrier_vocabulary(), drawn from the canary's id and
+    `seed`) with one word, at one fixed position, different per copy, followed by the canary text. Exact dedup keeps
+    all of them; two copies share all but 5 of their word 5-grams (Jaccard (S - 5) / (S + 5) with S the number of
+    5-grams: 0.91 at 100 carrier words, 0.88 at 80; a 400-word vocabulary makes a repeated 5-gram across carriers
+    rare), so near-dedup at threshold 0.8 keeps one. The way a secret
     scraped from several slightly different pages reaches a corpus.
     """
     rng = random.Random(f"carrier:{seed}:{canary['id']}")
-    letters = "abcdefghijklmnopqrstuvwxyz"
-
-    def word():
-        return "".join(rng.choice(letters) for _ in range(rng.randint(3, 8)))
-
-    carrier = [word() for _ in range(carrier_words)]
+    vocabulary = carrier_vocabulary()
+    carrier = [rng.choice(vocabulary) for _ in range(carrier_words)]
     slot = rng.randrange(carrier_words)
     variants = set()
     while len(variants) < copies:
-        variants.add(word())
+        variants.add(rng.choice(vocabulary))
     texts = []
     for variant in sorted(variants):
         carrier[slot] = variant
@@ -143,21 +157,23 @@ def prepared(config, tokenizer):
         return []
     canaries = make_canaries(c)
     spare = get_format(config.family).canary_room  # special tokens around the canary in its example
-    texts = [d["text"] for d in documents(canaries, c.seed, c.near_duplicates)]
+    texts = [d["text"] for d in documents(canaries, c.seed, c.near_duplicates, c.carrier_words)]
     longest = max(len(tokenizer.encode(text, add_special_tokens=False).ids) for text in texts)
     if longest + spare > config.sequence_length:
-        raise ConfigError("<config>", "canaries.template", f"a canary is {longest} tokens; with {spare} special "
-                          f"tokens it exceeds sequence_length {config.sequence_length}")
+        what = "canaries.carrier_words" if c.near_duplicates else "canaries.template"  # what makes it long
+        raise ConfigError("<config>", what, f"a canary {'copy ' if c.near_duplicates else ''}is {longest} tokens; "
+                          f"with {spare} special tokens it exceeds sequence_length {config.sequence_length}")
     return canaries
 
 
-def documents(canaries, seed=0, near_duplicates=False):
+def documents(canaries, seed=0, near_duplicates=False, carrier_words=100):
     """Beam records, one per copy, with a content-independent key so copies stay distinct: exact repeats (for the
     examples stage) or near-duplicate copies (near_duplicate_copies, for the clean stage)."""
     records = []
     for canary in canaries:
         reps = canary["repetitions"]
-        texts = near_duplicate_copies(canary, reps, seed=seed) if near_duplicates else [canary["text"]] * reps
+        texts = (near_duplicate_copies(canary, reps, carrier_words, seed) if near_duplicates
+                 else [canary["text"]] * reps)
         for copy, text in enumerate(texts):
             key = hashlib.sha256(f"canary\x00{seed}\x00{canary['id']}\x00{copy}".encode()).hexdigest()
             records.append({"key": key, "text": text, "canary": True})

@@ -167,7 +167,9 @@ def _clean_fingerprint(config, sources, reads):
 def _clean_stage_canaries(config):
     """Near-duplicate canary copies go through the clean stage (and near-dedup); exact repeats are added later."""
     c = config.canaries
-    return canaries.documents(canaries.make_canaries(c), c.seed, True) if c.count and c.near_duplicates else []
+    if not (c.count and c.near_duplicates):
+        return []
+    return canaries.documents(canaries.make_canaries(c), c.seed, True, c.carrier_words)
 
 
 def prepare(config, pipeline_args=None, keep_work=False):
