@@ -19,6 +19,7 @@ import pytest
 import tensorflow as tf
 
 from tests.support import ROOT, factories, subprocess_json
+from tests.support.dp_reference import SMALL, clip_rows, flat, per_example_reference
 from tfpretrain.data import features as F
 from tfpretrain.keras import keras
 from tfpretrain.models.bert.bert_classifier import BertClassifier
@@ -29,9 +30,6 @@ from tfpretrain.training.privacy import dp_sgd
 from tfpretrain.training.privacy.dp_sgd import enable_dp
 
 TIMEOUT_S = 300
-SMALL = dict(num_layers=1, hidden_dim=8, intermediate_dim=16, max_sequence_length=16, vocabulary_size=50)
-
-
 def _task(kind, **kwargs):
     if kind == "pretrainer":
         return BertPretrainer(factories.bert_backbone(**SMALL), **kwargs)
@@ -50,37 +48,13 @@ def _features(kind, rng, batch=4):
     return factories.causal_lm_features(rng, batch=batch, length=8, vocab=50)
 
 
-def _flat(tensors):
-    return np.concatenate([np.asarray(t).ravel() for t in tensors])
-
-
-def per_example_reference(model, features):
-    """[B, P] per-example gradients of each example's own loss, from separate tapes (float64)."""
-    rows = []
-    batch = len(next(iter(features.values())))
-    for i in range(batch):
-        example = {k: v[i : i + 1] for k, v in features.items()}
-        with tf.GradientTape() as tape:
-            outputs = model({k: example[k] for k in model.input_keys}, training=True)
-            numerators, denominators = model.loss_numerators(example, outputs), model.loss_denominators(example)
-            loss = tf.add_n([numerators[k] / denominators[k] for k in numerators])
-        grads = tape.gradient(loss, model.trainable_variables)
-        rows.append(_flat([tf.convert_to_tensor(g) for g in grads]).astype(np.float64))
-    return np.stack(rows)
-
-
 def dp_sgd_step(model, features, l2_norm_clip, noise_multiplier=0.0, jit_compile=False, clipping="ghost"):
     """The applied gradient of one DP-SGD step (SGD with learning rate 1: the weight change), and the logs."""
     enable_dp(model, l2_norm_clip, noise_multiplier, seed=3, clipping=clipping)
     model.compile(optimizer=keras.optimizers.SGD(1.0), jit_compile=jit_compile)
-    before = _flat(w.numpy() for w in model.trainable_weights)
+    before = flat(w.numpy() for w in model.trainable_weights)
     logs = model.train_on_batch(features, return_dict=True)
-    return before - _flat(w.numpy() for w in model.trainable_weights), logs
-
-
-def clip_rows(grads, l2_norm_clip):
-    norms = np.linalg.norm(grads, axis=1)
-    return grads * np.minimum(1.0, l2_norm_clip / norms)[:, None], norms
+    return before - flat(w.numpy() for w in model.trainable_weights), logs
 
 
 # -- the mechanism ---------------------------------------------------------------------------------------------------
@@ -157,7 +131,7 @@ def test_each_example_moves_the_dp_gradient_by_at_most_c_over_batch(xla_classifi
             w.assign(value)
         one = dict(features, **{F.SAMPLE_WEIGHT: (np.arange(4) == j).astype(np.float32)})
         logs = model.train_on_batch(one, return_dict=True)
-        step = _flat(weights) - _flat(w.numpy() for w in model.trainable_weights)
+        step = flat(weights) - flat(w.numpy() for w in model.trainable_weights)
         assert np.linalg.norm(step) == pytest.approx(min(norms[j], l2_norm_clip) / 4, rel=1e-4, abs=1e-7)
         assert logs["dp_clipped_fraction"] == (0.25 if norms[j] > l2_norm_clip else 0.0)
 
@@ -216,10 +190,10 @@ def _distributed_main(checkpoint_dir):
         return model
 
     def step(model, features):  # -> the applied gradient (the global batch split over the 2 replicas), logs
-        before = _flat(w.numpy() for w in model.trainable_weights)
+        before = flat(w.numpy() for w in model.trainable_weights)
         data = tf.data.Dataset.from_tensor_slices(features).batch(len(features[F.LABELS]))
         logs = model.fit(data, verbose=0).history
-        return before - _flat(w.numpy() for w in model.trainable_weights), logs
+        return before - flat(w.numpy() for w in model.trainable_weights), logs
 
     # noise 0: the per-example reference, which one replica matches in-process
     model, features, reference, l2_norm_clip = _noiseless_case("classifier", np.random.default_rng(0))

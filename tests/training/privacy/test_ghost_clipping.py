@@ -14,6 +14,7 @@ import pytest
 import tensorflow as tf
 
 from tests.support import factories
+from tests.support.dp_reference import SMALL, flat
 from tfpretrain.config import ConfigError
 from tfpretrain.data import features as F
 from tfpretrain.keras import keras
@@ -23,7 +24,6 @@ from tfpretrain.models.gpt2.gpt2_causal_lm import GPT2CausalLM
 from tfpretrain.training.experiment import load_experiment
 from tfpretrain.training.privacy import dp_sgd, ghost_clipping, layer_norms
 
-SMALL = dict(num_layers=1, hidden_dim=8, intermediate_dim=16, max_sequence_length=16, vocabulary_size=50)
 RELATIVE_TOLERANCE = 1e-5  # of the largest entry of the oracle's clipped sum
 
 
@@ -84,10 +84,6 @@ def _both(model, features, l2_norm_clip, jit_compile=False, mode="auto"):
     return exact, ghost
 
 
-def _flat(tensors):
-    return np.concatenate([np.asarray(t).ravel() for t in tensors])
-
-
 def _median_norm(model, features):
     """The median per-example gradient norm, from separate tapes (so that some examples get clipped)."""
     norms = []
@@ -98,13 +94,13 @@ def _median_norm(model, features):
             numerators, denominators = model.loss_numerators(example, outputs), model.loss_denominators(example)
             loss = tf.add_n([numerators[k] / denominators[k] for k in numerators])
         grads = tape.gradient(loss, model.trainable_variables)
-        norms.append(np.linalg.norm(_flat([tf.convert_to_tensor(g) for g in grads if g is not None])))
+        norms.append(np.linalg.norm(flat([tf.convert_to_tensor(g) for g in grads if g is not None])))
     return float(np.median(norms)), norms
 
 
 def _assert_equal(exact, ghost):
-    reference = _flat(exact[1])
-    assert np.abs(_flat(ghost[1]) - reference).max() <= RELATIVE_TOLERANCE * np.abs(reference).max()
+    reference = flat(exact[1])
+    assert np.abs(flat(ghost[1]) - reference).max() <= RELATIVE_TOLERANCE * np.abs(reference).max()
     assert float(ghost[2]) == float(exact[2])  # the same examples clipped
     for a, b in zip(tf.nest.flatten(exact[0]), tf.nest.flatten(ghost[0])):  # outputs for metrics and the logged loss
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

@@ -18,8 +18,8 @@ import tensorflow as tf
 from scipy import stats
 
 from tests.support import factories
+from tests.support.dp_reference import SMALL, clip_rows, per_example_reference
 from tests.support.finetuning import tiny_experiment, tiny_inputs
-from tests.training.privacy.test_dp_sgd import SMALL, clip_rows, per_example_reference
 from tfpretrain.config import ConfigError
 from tfpretrain.data import features as F
 from tfpretrain.data.poisson_batches import PoissonBatches, binomial_tail, max_physical_batch
@@ -136,7 +136,7 @@ def test_noise_is_added_once_per_logical_step_under_gradient_accumulation():
     rng = np.random.default_rng(1)
     features = _features(rng, 8)
     sigma, clip, batch = 2.0, 0.5, 8
-    quiet, _ = _step(_classifier(gradient_accumulation_steps=4), features, clip, 0.0)
+    quiet = clip_rows(per_example_reference(_classifier(), features), clip)[0].sum(axis=0) / batch  # the oracle
     noisy, _ = _step(_classifier(gradient_accumulation_steps=4), features, clip, sigma)
     noise = noisy - quiet  # [P]: the noise / batch, once; four draws would have twice this stddev
     assert noise.std() == pytest.approx(sigma * clip / batch, rel=0.1)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tests.support import factories
-from tests.training.privacy.test_dp_sgd import SMALL, clip_rows, per_example_reference
+from tests.support.dp_reference import SMALL, clip_rows, per_example_reference
 from tfpretrain.config import ConfigError
 from tfpretrain.data import features as F
 from tfpretrain.keras import keras
