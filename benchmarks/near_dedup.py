@@ -48,7 +48,7 @@ def run(documents, per_level, threshold, num_perm, runner, seed=0):
             "near_dedup": {"enabled": True, "threshold": threshold, "num_perm": num_perm},
         })
         start = time.perf_counter()
-        manifest = prepare(config, ["--runner=DirectRunner", f"--direct_running_mode={runner}",
+        manifest = prepare(config, ["--runner=FnApiRunner", f"--direct_running_mode={runner}",
                                     "--direct_num_workers=0" if runner != "in_memory" else "--direct_num_workers=1"],
                            keep_work=True)
         seconds = time.perf_counter() - start

@@ -136,7 +136,7 @@ def main(argv=None):
                         help="DirectRunner mode (default multi_processing, one worker per core)")
     parser.add_argument("--quality", action="store_true", help="run the language, Gopher and C4 filters")
     args = parser.parse_args(argv)
-    pipeline_args = ["--runner=DirectRunner", f"--direct_running_mode={args.runner}", "--direct_num_workers=0"]
+    pipeline_args = ["--runner=FnApiRunner", f"--direct_running_mode={args.runner}", "--direct_num_workers=0"]
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         pattern, documents = generate_corpus(Path(tmp) / "corpus", args.mb)

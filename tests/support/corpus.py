@@ -15,7 +15,7 @@ from tests.support import ROOT
 from tfpretrain.data.prepare import prepare
 from tfpretrain.data.prepare_config import load_prepare_config
 
-IN_MEMORY = ["--runner=DirectRunner", "--direct_running_mode=in_memory"]
+IN_MEMORY = ["--runner=FnApiRunner", "--direct_running_mode=in_memory"]  # as prepare's default, in memory
 WORDS = (
     "the model reads a long sentence about rivers mountains and old towns where people walk slowly through quiet "
     "streets while children play near the water and traders sell bread fruit and cloth in the busy square"

@@ -38,7 +38,7 @@ from tfpretrain.training.finetune import finetune, load_finetune_experiment
 from tfpretrain.training.trainer import pretrain
 
 TWIN = "gpt2_without_near_dedup"  # run and data directory names of the second GPT-2
-IN_MEMORY = ["--runner=DirectRunner", "--direct_running_mode=in_memory"]  # a 0.5 MB corpus: no worker processes
+IN_MEMORY = ["--runner=FnApiRunner", "--direct_running_mode=in_memory"]  # a 0.5 MB corpus: no worker processes
 CONFIGS = CONFIGS_DIR
 CANARIES = {"count": 3, "repetitions": [1, 8, 32]}  # BERT's: exact repeats, planted after deduplication
 # GPT-2's: each copy a near-duplicate (a 70-word carrier, one word varied per copy; ~110 tokens with the demo's

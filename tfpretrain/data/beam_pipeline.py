@@ -11,7 +11,7 @@
     finalize (driver): empty shards for unused indices, stale shards removed, manifest.json written last
 
 Every random choice is seeded by (seed, split, bucket) and every grouping is by content hash, so a re-run, or a
-run after a killed one, writes the same shards. Runs on the DirectRunner (multi-processing by default) or any
+run after a killed one, writes the same shards. Runs on Beam's local FnApiRunner (multi-processing by default) or any
 runner given through pipeline options (e.g. --runner=DataflowRunner --project=... --temp_location=gs://...).
 """
 

@@ -36,8 +36,10 @@ from tfpretrain.data.stages import corpus_stages
 
 log = logging.getLogger(__name__)
 TOKENIZER_FILE = "tokenizer.json"
-# Local default: Beam's DirectRunner with one worker process per core. Any flag given replaces these defaults.
-DEFAULT_PIPELINE_ARGS = ("--runner=DirectRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=0")
+# Local default: Beam's FnApiRunner with one worker process per core. Any flag given replaces these defaults. Not
+# "DirectRunner": in Beam 2.77 (this stack) it first tries the Prism runner, downloading its binary from GitHub at run
+# time, and falls back to the FnApiRunner only when that fails; naming the FnApiRunner runs what is tested, offline.
+DEFAULT_PIPELINE_ARGS = ("--runner=FnApiRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=0")
 
 
 def _gfile():
