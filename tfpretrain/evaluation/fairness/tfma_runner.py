@@ -157,11 +157,17 @@ def _prepare_output_dir(output_dir: str | os.PathLike) -> str:
     return output_dir
 
 
+LOCAL_RUNNER = ("--runner=FnApiRunner", "--direct_running_mode=in_memory")
+
+
 def _pipeline_options(options: Any):
-    """None (in-process DirectRunner), a list of flags, or an apache_beam PipelineOptions."""
-    if options is None:
-        return None
+    """None (in process: Beam's FnApiRunner, in memory), a list of flags, or an apache_beam PipelineOptions.
+
+    Not Beam's default DirectRunner: in Beam 2.77 it first tries to download the Prism runner from GitHub."""
     from apache_beam.options.pipeline_options import PipelineOptions
+
+    if options is None:
+        return PipelineOptions(list(LOCAL_RUNNER))
 
     if isinstance(options, PipelineOptions):
         return options
@@ -196,7 +202,7 @@ def evaluate_saved_model(
 ):
     """Run TFMA on a SavedModel over tf.Example TFRecords; returns TFMA's EvalResult (also written to output_dir).
 
-    pipeline_options: None for the in-process DirectRunner, or Beam flags, e.g. ["--runner=DirectRunner",
+    pipeline_options: None for the in-process FnApiRunner (LOCAL_RUNNER), or Beam flags, e.g. ["--runner=DirectRunner",
     "--direct_running_mode=multi_processing", "--direct_num_workers=2"] (or a PipelineOptions). random_seed makes
     the confidence-interval sampling reproducible. Before the (slow) pipeline starts, the signature/output and the
     first `check_records` examples are checked for the label and slice columns.
