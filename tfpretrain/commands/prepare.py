@@ -7,7 +7,8 @@ from tfpretrain.data.prepare_config import load_prepare_config
 
 UNKNOWN_FLAGS_TO_BEAM = True
 DESCRIPTION = ("Unknown --flags go to Apache Beam's PipelineOptions, e.g. --runner=DataflowRunner --project=P "
-               "--region=R --temp_location=gs://B/tmp; the default is Beam's local FnApiRunner in multi-processing mode.")
+               "--region=R --temp_location=gs://B/tmp; the default is Beam's local FnApiRunner in multi-processing "
+               "mode.")
 
 
 def add_arguments(parser):
