@@ -2,14 +2,12 @@
 
 Never asserts on timings (a benchmark is a script, not a timed test)."""
 
-import importlib.util
 import json
 
 import pytest
 
-from tests.support import ROOT
+from tests.support import load_benchmark
 
-SCRIPT = ROOT / "benchmarks" / "train_step.py"
 TINY = dict(batch_size=2, sequence_length=8, hidden_dim=16, num_layers=1, num_heads=2, intermediate_dim=32,
             bert_vocabulary_size=97, gpt2_vocabulary_size=97, masked_positions=2, bert_max_sequence_length=16,
             gpt2_max_sequence_length=16)
@@ -17,10 +15,7 @@ JSON_KEYS = {"model", "tokens_per_s", "peer", "peer_tokens_per_s", "ratio", "use
 
 
 def _bench():
-    spec = importlib.util.spec_from_file_location("benchmark_train_step", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("train_step")
 
 
 def test_useful_flops_match_the_closed_form():

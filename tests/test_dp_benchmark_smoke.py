@@ -2,23 +2,18 @@
 
 Never asserts on timings (a benchmark is a script, not a timed test)."""
 
-import importlib.util
 import json
 
 import pytest
 
-from tests.support import ROOT
+from tests.support import load_benchmark
 
-SCRIPT = ROOT / "benchmarks" / "dp_step.py"
 TINY = {"bert_tiny": dict(vocabulary_size=97, num_layers=1, num_heads=2, hidden_dim=16, intermediate_dim=32,
                           max_sequence_length=16)}
 
 
 def _bench():
-    spec = importlib.util.spec_from_file_location("benchmark_dp_step", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("dp_step")
 
 
 def test_cli_flags():

@@ -22,7 +22,9 @@ def per_example_reference(model, features):
             numerators, denominators = model.loss_numerators(example, outputs), model.loss_denominators(example)
             loss = tf.add_n([numerators[k] / denominators[k] for k in numerators])
         grads = tape.gradient(loss, model.trainable_variables)
-        rows.append(flat([tf.convert_to_tensor(g) for g in grads]).astype(np.float64))
+        grads = [tf.zeros_like(v) if g is None else tf.convert_to_tensor(g)
+                 for g, v in zip(grads, model.trainable_variables)]
+        rows.append(flat(grads).astype(np.float64))
     return np.stack(rows)
 
 

@@ -44,7 +44,6 @@ Refused (they would break the guarantee): mixed_float16 loss scaling (a loss sca
 steps on overflow), models with regularisation losses (activity regularisers are not per-example clipped).
 """
 
-import contextlib
 
 import tensorflow as tf
 from tensorflow.compiler.tf2xla.ops import gen_xla_ops
@@ -56,6 +55,7 @@ from tfpretrain.keras import keras
 from tfpretrain.layers import dropout as dropout_lib
 from tfpretrain.models.task import replica_sum
 from tfpretrain.training.privacy import ghost_clipping
+from tfpretrain.training.privacy.seeded_dropout import rng_alg, seeded_dropout
 
 
 def enable_dp(task, l2_norm_clip, noise_multiplier, seed=0, clipping="ghost", expected_batch_size=None):
@@ -126,7 +126,7 @@ class DPSGD(tf.Module):
         """This replica's share of the step's noise: one float32 tensor per variable, stddev sigma*C/sqrt(R)."""
         context = tf.distribute.get_replica_context()
         stddev = self.noise_multiplier * self.l2_norm_clip / float(context.num_replicas_in_sync) ** 0.5
-        alg = _rng_alg()
+        alg = rng_alg()
         seed = self.generator.make_seeds(1)[:, 0]  # int64 [2], fresh every step
         seed = tf.random.experimental.stateless_fold_in(seed, context.replica_id_in_sync_group, alg=alg)
         return [
@@ -237,37 +237,13 @@ def _batch_size(features):
     return first.shape[0] if first.shape[0] is not None else tf.shape(first)[0]
 
 
-def _rng_alg():
-    # threefry is native under XLA; outside XLA only philox has a CPU kernel (as in layers/dropout.py)
-    return "threefry" if dropout_lib._in_xla_context() else "philox"
-
-
-@contextlib.contextmanager
 def _per_example_dropout(layers, seeds, index, batch_size):
     """While tracing one example inside vectorized_map: each Dropout layer's mask is row `index` of keep-uniforms
     drawn for the whole batch from a loop-invariant seed (see the module docstring)."""
 
-    def make_drop(layer, seed):
-        calls = [0]  # a layer called twice per forward (attention and FFN) gets a new draw per call
+    def row_of_batch(inputs, seed, alg):  # inputs [1, ...]
+        shape = tf.concat([[batch_size], tf.shape(inputs)[1:]], 0)  # loop-invariant: [B, ...]
+        uniform = tf.random.stateless_uniform(shape, seed, dtype=tf.float32, alg=alg)
+        return tf.gather(uniform, index)[None]  # [1, ...], this example's row
 
-        def drop(inputs):  # inputs [1, ...]
-            alg = _rng_alg()
-            call_seed = tf.random.experimental.stateless_fold_in(seed, calls[0], alg=alg)
-            calls[0] += 1
-            shape = tf.concat([[batch_size], tf.shape(inputs)[1:]], 0)  # loop-invariant: [B, ...]
-            uniform = tf.random.stateless_uniform(shape, call_seed, dtype=tf.float32, alg=alg)
-            keep = tf.gather(uniform, index)[None] >= layer.rate  # [1, ...], this example's row
-            scale = tf.cast(1.0 / (1.0 - layer.rate), inputs.dtype)
-            return tf.where(keep, inputs * scale, tf.zeros_like(inputs))
-
-        return drop
-
-    # An instance attribute shadows Dropout._drop. MirroredStrategy traces its replicas in threads, but one at a time
-    # between merge points (all-reduces), and none lies inside this context, so replicas never see each other's.
-    for layer, seed in zip(layers, seeds):
-        layer._drop = make_drop(layer, seed)
-    try:
-        yield
-    finally:
-        for layer in layers:
-            del layer._drop
+    return seeded_dropout(layers, seeds, row_of_batch)

@@ -30,6 +30,7 @@ import tensorflow as tf
 from tfpretrain.keras import keras
 from tfpretrain.layers import dropout as dropout_lib
 from tfpretrain.training.privacy import layer_calls, layer_norms
+from tfpretrain.training.privacy.seeded_dropout import seeded_dropout
 
 
 class GhostClippingUnsupported(ValueError):
@@ -84,7 +85,7 @@ def clipped_gradient_sum(task, features, variables, l2_norm_clip, mode="auto"):
     seeds = [layer._generator.make_seeds(1)[:, 0] for layer in dropouts]  # int64 [2] each, outside the tape
     recorder = layer_calls.Recorder()
     with tf.GradientTape(persistent=True) as tape:
-        with _recording(layers, recorder), _seeded_dropout(dropouts, seeds):
+        with _recording(layers, recorder), seeded_dropout(dropouts, seeds):
             outputs = task({k: features[k] for k in task.input_keys}, training=True)
         if task.losses:
             raise ValueError(f"DP-SGD does not support models with regularisation losses ({len(task.losses)} found)")
@@ -124,30 +125,3 @@ def _recording(layers, recorder):
     finally:
         for layer in layers:
             del layer.call
-
-
-@contextlib.contextmanager
-def _seeded_dropout(layers, seeds):
-    """Each Dropout layer's masks from its pre-drawn seed folded with its call count: the masks dp_sgd's per-example
-    path draws for the whole batch (a layer called twice per forward gets a new draw per call)."""
-
-    def make_drop(layer, seed):
-        calls = [0]
-
-        def drop(inputs):  # inputs [B, ...]
-            alg = "threefry" if dropout_lib._in_xla_context() else "philox"
-            call_seed = tf.random.experimental.stateless_fold_in(seed, calls[0], alg=alg)
-            calls[0] += 1
-            uniform = tf.random.stateless_uniform(tf.shape(inputs), call_seed, dtype=tf.float32, alg=alg)
-            scale = tf.cast(1.0 / (1.0 - layer.rate), inputs.dtype)
-            return tf.where(uniform >= layer.rate, inputs * scale, tf.zeros_like(inputs))
-
-        return drop
-
-    for layer, seed in zip(layers, seeds):
-        layer._drop = make_drop(layer, seed)
-    try:
-        yield
-    finally:
-        for layer in layers:
-            del layer._drop
