@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 PYTEST_ARGS ?= -n 2 --dist loadfile
 
-.PHONY: install demo test test-fast test-tf220 lint bench clean
+.PHONY: install demo test test-fast test-tf220 lint bench bench-peers clean
 
 install: $(STAMP)
 
@@ -54,6 +54,15 @@ lint: install
 
 bench: install
 	$(PY) benchmarks/train_step.py
+
+# The strongest peer, TF Model Garden, needs TF 2.20 (tf-models-official stops there): its own environment, driven
+# by benchmarks/train_step.py as a subprocess (benchmarks/peers/).
+PEERS := .venv-peers
+bench-peers: install
+	@test -x $(PEERS)/bin/python || $(UV) venv -q -p $(PYTHON) $(PEERS)
+	$(UV) pip install --python $(PEERS)/bin/python -q tensorflow==2.20.0 tf-keras==2.20.1 'tensorflow-text==2.20.*' \
+		tf-models-official==2.20.0
+	$(PY) benchmarks/train_step.py --models bert --peer model-garden
 
 clean:
 	rm -rf $(VENV) $(TF220) runs

@@ -22,7 +22,13 @@ and context at full S x S, pooler/NSP, MLM transform) x 3 for forward + backward
 projection counted only at the masked positions (the work pretraining needs) and GPT-2's at every position.
 useful_flops_fraction = (useful FLOPs / step time) / the best dense float32 matmul rate measured in this process.
 
-Targets: BERT >= 2.5x transformers, GPT-2 >= 1.6x, BERT useful FLOP/s >= 70% of the matmul rate.
+With `--peer model-garden` a third BERT variant runs: TF Model Garden's BertEncoder + BertPretrainerV2 (MLM at the
+masked positions + NSP head, Adam), in a subprocess of the peer environment `make bench-peers` builds (TF 2.20: it
+cannot share ours), driven round by round like the others (benchmarks/peers/); rows gain
+peer_model_garden_tokens_per_s and ratio_model_garden.
+
+Targets: BERT >= 1.2x Model Garden, >= 2.5x transformers and useful FLOP/s >= 75% of the matmul rate; GPT-2 >= 2.5x
+transformers.
 """
 
 import os
@@ -41,14 +47,20 @@ import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 import traceback  # noqa: E402
+from pathlib import Path  # noqa: E402
+from types import SimpleNamespace  # noqa: E402
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from peers import model_garden  # noqa: E402
+
 FAMILIES = ("bert", "gpt2")
 # family -> (minimum ratio ours/transformers, minimum useful FLOP/s fraction of the matmul rate or None)
-TARGETS = {"bert": (2.5, 0.70), "gpt2": (1.6, None)}
+TARGETS = {"bert": (2.5, 0.75), "gpt2": (2.5, None)}
+MODEL_GARDEN_TARGET = 1.2  # BERT: minimum ratio ours / Model Garden
 
 
 @dataclasses.dataclass(frozen=True)
@@ -291,19 +303,49 @@ class Variant:
                 traceback.print_exc()
 
 
+class ModelGardenVariant(Variant):
+    """Model Garden's BERT pretrainer in its own process (benchmarks/peers/): the same interface as a Variant."""
+
+    def __init__(self, jit_compile, python=model_garden.PEER_PYTHON):
+        super().__init__("bert", "peer", jit_compile)
+        self.kind, self.name, self.python, self.process = "model_garden", model_garden.NAME, python, None
+
+    def build(self, builder, cfg, batch):
+        config = {"vocabulary_size": cfg.bert_vocabulary_size, "hidden_dim": cfg.hidden_dim,
+                  "num_layers": cfg.num_layers, "num_heads": cfg.num_heads, "intermediate_dim": cfg.intermediate_dim,
+                  "max_sequence_length": cfg.bert_max_sequence_length, "dropout": cfg.dropout,
+                  "jit_compile": self.jit_compile}
+        self.process = model_garden.ModelGardenProcess(config, batch, self.python)
+        self.name = f"{model_garden.NAME} (TF {self.process.info['tensorflow']})"
+
+    def run(self, steps):
+        timer = SimpleNamespace(**self.process.ask(steps))
+        if not all(math.isfinite(loss) for loss in timer.losses):
+            raise FloatingPointError(f"non-finite loss {timer.losses}")
+        return timer
+
+    def close(self):
+        if self.process is not None:
+            self.process.close()
+
+
 def benchmark_family(family, cfg, steps, warmup, rounds=3, jit_settings=(True, False), peers=True, matmul=None,
-                     log=None):
+                     log=None, model_garden_python=None):
     """Build, warm up and time every variant of one family, interleaved in rounds. -> list of Variant.
+    `model_garden_python`: BERT also runs Model Garden's pretrainer with that interpreter (the peer environment).
 
     With `matmul` (a MatmulRate), the matmul rate is measured again after each round, so the reference rate is
     the best seen under the same load as the steps.
     """
     ours_batch, peer_batch = make_batches(family, cfg)
     kinds = [("ours", build_ours, ours_batch)] + ([("peer", build_peer, peer_batch)] if peers else [])
+    if model_garden_python and family == "bert":
+        kinds.append(("model_garden", None, ours_batch))
     variants = []
     for kind, builder, batch in kinds:
         for jit in jit_settings:
-            variant = Variant(family, kind, jit)
+            variant = (ModelGardenVariant(jit, model_garden_python) if kind == "model_garden"
+                       else Variant(family, kind, jit))
             variants.append(variant)
             if log:
                 log(f"{variant.label}: build + warm-up ...")
@@ -322,6 +364,9 @@ def benchmark_family(family, cfg, steps, warmup, rounds=3, jit_settings=(True, F
             variant.guarded(variant.time_steps, n)
         if matmul is not None:
             matmul.measure(repeats=4)
+    for variant in variants:
+        if isinstance(variant, ModelGardenVariant):
+            variant.close()
     return variants
 
 
@@ -342,14 +387,18 @@ def summarize(family, cfg, variants, matmul):
         ok = [v for v in variants if v.kind == kind and v.error is None and v.cpu_s]
         return min(ok, key=lambda v: v.cpu_s) if ok else None
 
-    ours, peer = fastest("ours"), fastest("peer")
+    ours, peer, garden = fastest("ours"), fastest("peer"), fastest("model_garden")
     min_ratio, min_fraction = TARGETS[family]
     ratio = tps(ours) / tps(peer) if tps(ours) and tps(peer) else None
+    ratio_garden = tps(ours) / tps(garden) if tps(ours) and tps(garden) else None
     cpu_ours, cpu_peer = least_cpu("ours"), least_cpu("peer")
     checks = {f"ratio>={min_ratio}": None if ratio is None else bool(ratio >= min_ratio)}
     if min_fraction is not None:
         fraction = frac(ours)
         checks[f"useful_flops_fraction>={min_fraction}"] = None if fraction is None else bool(fraction >= min_fraction)
+    if any(v.kind == "model_garden" for v in variants):
+        met = None if ratio_garden is None else bool(ratio_garden >= MODEL_GARDEN_TARGET)
+        checks[f"ratio_model_garden>={MODEL_GARDEN_TARGET}"] = met
     return {
         "model": family,
         "tokens_per_s": tps(ours),
@@ -357,6 +406,9 @@ def summarize(family, cfg, variants, matmul):
         "peer_tokens_per_s": tps(peer),
         "ratio": ratio,
         "useful_flops_fraction": frac(ours),
+        "peer_model_garden": f"{garden.name} (jit_compile={garden.jit_compile})" if garden else None,
+        "peer_model_garden_tokens_per_s": tps(garden),
+        "ratio_model_garden": ratio_garden,
         "jit_compile": ours.jit_compile if ours else None,
         "peer_jit_compile": peer.jit_compile if peer else None,
         "step_s": ours.step_s if ours else None,
@@ -412,7 +464,7 @@ def print_table(results, matmul, steps, warmup, file=None):
         f"{matmul.flops_per_cpu_s / 1e9:.1f} GFLOP per CPU-second\n"
     )
     header = (
-        f"{'model':5} {'variant':35} {'jit':5} {'step ms':>8} {'cpu s':>6} {'1st s':>6} {'tokens/s':>8} "
+        f"{'model':5} {'variant':47} {'jit':5} {'step ms':>8} {'cpu s':>6} {'1st s':>6} {'tokens/s':>8} "
         f"{'GFLOP/s':>8} {'of matmul':>9} {'(cpu)':>6}"
     )
     out(header)
@@ -420,7 +472,7 @@ def print_table(results, matmul, steps, warmup, file=None):
     for r in results:
         flops = r["useful_flops_per_step"]
         for v in r["variants"]:
-            row = f"{r['model']:5} {v['name']:35} {str(v['jit_compile']):5}"
+            row = f"{r['model']:5} {v['name']:47} {str(v['jit_compile']):5}"
             if v["error"]:
                 out(f"{row} FAILED: {v['error']}")
                 continue
@@ -444,6 +496,11 @@ def print_table(results, matmul, steps, warmup, file=None):
         if min_fraction is not None:
             line += f" [target >= {min_fraction:.0%}: {_met(r['targets'][f'useful_flops_fraction>={min_fraction}'])}]"
         out(line)
+        key = f"ratio_model_garden>={MODEL_GARDEN_TARGET}"
+        if key in r["targets"]:
+            out(f"  {'':5} vs {r['peer_model_garden'] or 'Model Garden (failed: see its row)'} "
+                f"{_fmt(r['peer_model_garden_tokens_per_s'], '.0f')} tok/s -> {_fmt(r['ratio_model_garden'], '.2f')}x "
+                f"[target >= {MODEL_GARDEN_TARGET}x: {_met(r['targets'][key])}]")
 
 
 def json_line(result):
@@ -453,14 +510,16 @@ def json_line(result):
     return json.dumps(record)
 
 
-def run(cfg, families=FAMILIES, steps=3, warmup=1, rounds=3, jit_settings=(True, False), peers=True, log=None):
+def run(cfg, families=FAMILIES, steps=3, warmup=1, rounds=3, jit_settings=(True, False), peers=True, log=None,
+        model_garden_python=None):
     """The whole benchmark. -> (results, MatmulRate)."""
     matmul = MatmulRate().measure()
     if log:
         log(f"matmul rate {matmul.flops_per_s / 1e9:.1f} GFLOP/s ({matmul.label})")
     collected = []
     for family in families:
-        variants = benchmark_family(family, cfg, steps, warmup, rounds, jit_settings, peers, matmul, log)
+        variants = benchmark_family(family, cfg, steps, warmup, rounds, jit_settings, peers, matmul, log,
+                                    model_garden_python)
         collected.append((family, variants))
         for v in variants:
             v.model = v.dataset = None  # keep only the timings
@@ -482,6 +541,10 @@ def parse_args(argv=None):
     parser.add_argument("--jit", choices=("both", "on", "off"), default="both",
                         help="jit_compile settings to measure, for ours and the peers alike (default both)")
     parser.add_argument("--no-peers", action="store_true", help="time only tfpretrain (no ratios)")
+    parser.add_argument("--peer", choices=("transformers", "model-garden"), default="transformers",
+                        help="model-garden: BERT is also timed against TF Model Garden (needs `make bench-peers`)")
+    parser.add_argument("--peer-python", default=str(model_garden.PEER_PYTHON),
+                        help="the peer environment's interpreter (default .venv-peers/bin/python)")
     args = parser.parse_args(argv)
     if args.steps is None:
         args.steps = 1 if args.quick else 3
@@ -492,6 +555,7 @@ def parse_args(argv=None):
         parser.error(f"--models takes a comma-separated subset of {','.join(FAMILIES)}, got {args.models!r}")
     args.families = families
     args.jit_settings = {"both": (True, False), "on": (True,), "off": (False,)}[args.jit]
+    args.model_garden_python = args.peer_python if args.peer == "model-garden" else None
     return args
 
 
@@ -508,6 +572,7 @@ def main(argv=None):
             jit_settings=args.jit_settings,
             peers=not args.no_peers,
             log=log,
+            model_garden_python=args.model_garden_python,
         )
     except Exception as exc:  # e.g. out of memory while measuring the matmul rate: say so, exit non-zero
         print(f"benchmark failed: {type(exc).__name__}: {exc}", file=sys.stderr)
