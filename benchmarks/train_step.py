@@ -306,16 +306,17 @@ class Variant:
 class ModelGardenVariant(Variant):
     """Model Garden's BERT pretrainer in its own process (benchmarks/peers/): the same interface as a Variant."""
 
-    def __init__(self, jit_compile, python=model_garden.PEER_PYTHON):
+    def __init__(self, jit_compile, python=model_garden.PEER_PYTHON, env=None):
         super().__init__("bert", "peer", jit_compile)
         self.kind, self.name, self.python, self.process = "model_garden", model_garden.NAME, python, None
+        self.env = env  # extra environment of the peer process (e.g. XLA_FLAGS for an HLO dump)
 
     def build(self, builder, cfg, batch):
         config = {"vocabulary_size": cfg.bert_vocabulary_size, "hidden_dim": cfg.hidden_dim,
                   "num_layers": cfg.num_layers, "num_heads": cfg.num_heads, "intermediate_dim": cfg.intermediate_dim,
                   "max_sequence_length": cfg.bert_max_sequence_length, "dropout": cfg.dropout,
                   "jit_compile": self.jit_compile}
-        self.process = model_garden.ModelGardenProcess(config, batch, self.python)
+        self.process = model_garden.ModelGardenProcess(config, batch, self.python, env=self.env)
         self.name = f"{model_garden.NAME} (TF {self.process.info['tensorflow']})"
 
     def run(self, steps):

@@ -23,7 +23,7 @@ class PeerError(RuntimeError):
 class ModelGardenProcess:
     """One Model Garden model (one jit setting) in its own process. `ask(n)` -> {"wall", "cpu", "losses"}."""
 
-    def __init__(self, config, batch, python=PEER_PYTHON, script=SCRIPT):
+    def __init__(self, config, batch, python=PEER_PYTHON, script=SCRIPT, env=None):
         python = Path(python)
         if not python.exists():
             raise PeerError(f"no peer environment at {python}: run `make bench-peers` (tensorflow 2.20 + "
@@ -33,7 +33,8 @@ class ModelGardenProcess:
         np.savez(batch_path, **batch)
         self._log = open(os.path.join(self._dir.name, "stderr.log"), "w+")
         self.process = subprocess.Popen([str(python), str(script), json.dumps({**config, "batch": batch_path})],
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, text=True)
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, text=True,
+                                        env=None if env is None else {**os.environ, **env})
         self.info = self._read()  # {"ready", "tensorflow", "parameters"} once the model is built
 
     def _read(self):
@@ -46,8 +47,10 @@ class ModelGardenProcess:
             raise PeerError(f"{NAME}: {record['error']}" + (f"\n{tail}" if os.environ.get("BENCH_TRACEBACK") else ""))
         return record
 
-    def ask(self, steps):
-        self.process.stdin.write(f"time {int(steps)}\n")
+    def ask(self, steps, profile_dir=None):
+        """Time `steps` steps; with `profile_dir`, under tf.profiler writing there."""
+        command = f"time {int(steps)}" if profile_dir is None else f"profile {int(steps)} {profile_dir}"
+        self.process.stdin.write(command + "\n")
         self.process.stdin.flush()
         return self._read()
 

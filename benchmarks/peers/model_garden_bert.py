@@ -5,7 +5,8 @@ tf-models-official 2.20, which cannot share our TF 2.21 environment), as a subpr
 over stdin/stdout so that its timed rounds alternate with ours:
 
     python model_garden_bert.py CONFIG_JSON        then, one per line on stdin:
-        warmup N | time N | quit                   each answered by one JSON line on stdout
+        warmup N | time N | profile N DIR | quit   each answered by one JSON line on stdout
+                                                   (profile: the N steps under tf.profiler, written to DIR)
 
 CONFIG_JSON: {"batch": PATH.npz (tfpretrain's feature names), "vocabulary_size", "hidden_dim", "num_layers",
 "num_heads", "intermediate_dim", "max_sequence_length", "dropout", "jit_compile"}. The model: official.nlp's
@@ -105,11 +106,15 @@ def main(argv):
     model.pretrainer({k: batch[k] for k in MODEL_INPUTS})  # build the variables before counting them
     reply({"ready": True, "tensorflow": tf.__version__, "parameters": int(model.pretrainer.count_params())})
     for line in sys.stdin:
-        command, _, n = line.strip().partition(" ")
+        command, *args = line.split()
         if command == "quit":
             break
         timer = StepTimer()
-        model.fit(dataset, steps_per_epoch=int(n), epochs=1, verbose=0, callbacks=[timer])
+        if command == "profile":
+            tf.profiler.experimental.start(args[1])
+        model.fit(dataset, steps_per_epoch=int(args[0]), epochs=1, verbose=0, callbacks=[timer])
+        if command == "profile":
+            tf.profiler.experimental.stop()
         reply({"wall": timer.wall, "cpu": timer.cpu, "losses": timer.losses})
 
 
