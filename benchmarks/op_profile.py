@@ -8,7 +8,8 @@ op_type / op_name; a fusion carries its root's). Either way each op is put in on
 time is summed over every thread: op time per step is CPU-thread time, which can exceed the wall time.
 
 Control flow carries no work of its own: XLA call / while / conditional thunks and TensorFlow function-call and
-control-flow ops are skipped and the ops inside them counted. Of the remaining, only outermost events count.
+control-flow ops are skipped and the ops they run counted (an HLO instruction without metadata inside a called
+computation is attributed to its caller's op). Of the remaining, only outermost events count.
 """
 
 import collections
@@ -52,19 +53,44 @@ def categorize(op_type, op_name, opcode=None):
     return "other"
 
 
-_INSTRUCTION = re.compile(r"^\s*(?:ROOT\s+)?%?([\w.\-]+) = (?:\([^=]*?\)|\S+) ([a-z][\w\-]*)\(")
+_INSTRUCTION = re.compile(r"^\s+(?:ROOT\s+)?%?([\w.\-]+) = (?:\([^=]*?\)|\S+) ([a-z][\w\-]*)\(")
+_COMPUTATION = re.compile(r"^(?:ENTRY\s+)?%?([\w.\-]+) ")
 _METADATA = re.compile(r'metadata=\{[^}]*?op_type="([^"]*)"[^}]*?op_name="([^"]*)"')
+_OPERAND = re.compile(r"%([\w.\-]+)")
+_CALLS = re.compile(r"(?:to_apply|calls|body|condition)=%?([\w.\-]+)")
 
 
 def hlo_instructions(path):
-    """HLO text (after optimisations) -> {instruction name: (opcode, op_type, op_name)}."""
-    table = {}
+    """HLO text (after optimisations) -> {instruction name: (opcode, op_type, op_name)}. An instruction without
+    metadata of its own inside a computation that a call / while / fusion runs takes that caller's metadata (e.g.
+    the random-bit fusions XLA expands a StatelessRandomUniformV2 into); one still without takes the metadata of
+    the first instruction that consumes it (e.g. the partial reductions XLA splits a softmax's reduce into)."""
+    table, members, callees, computation = {}, collections.defaultdict(list), [], None
+    consumers = collections.defaultdict(list)
     with open(path) as f:
         for line in f:
             match = _INSTRUCTION.match(line)
-            if match:
-                meta = _METADATA.search(line)
-                table[match.group(1)] = (match.group(2),) + (meta.groups() if meta else ("", ""))
+            if match is None:
+                header = _COMPUTATION.match(line) if line.rstrip().endswith("{") else None
+                computation = header.group(1) if header else computation
+                continue
+            meta = _METADATA.search(line)
+            name = match.group(1)
+            table[name] = (match.group(2),) + (meta.groups() if meta else ("", ""))
+            members[computation].append(name)
+            called = _CALLS.findall(line)
+            callees.extend((name, c) for c in called)
+            for operand in _OPERAND.findall(line[match.end():]):
+                if operand not in called:
+                    consumers[operand].append(name)
+    for caller, called in reversed(callees):  # HLO text defines callees first: outer callers are handled first
+        for name in members.get(called, ()):
+            if not table[name][1] and table[caller][1]:
+                table[name] = (table[name][0],) + table[caller][1:]
+    for name, (opcode, op_type, _) in table.items():
+        user = next((u for u in consumers.get(name, ()) if table[u][1]), None) if not op_type else None
+        if user is not None:
+            table[name] = (opcode,) + table[user][1:]
     return table
 
 
@@ -91,26 +117,14 @@ def op_events(profile_dir):
 
 def _attribute(events, describe):
     """Work events -> [((opcode, op_type, op_name), seconds)]. `describe(name)` -> (opcode, op_type, op_name) or
-    None for an event that is not an op. Control flow (CONTROL) is not counted; an op inside it without metadata of
-    its own takes the enclosing control op's. An op inside another counted op is not counted again."""
-    kept = []
-    ends = collections.defaultdict(lambda: -1)  # thread -> end of the counted op it is in
-    controls = collections.defaultdict(list)  # thread -> [(end, description)] of the enclosing control ops
+    None for an event that is not an op. Control flow is not counted itself (the ops it runs are); an op inside
+    another counted op of the same thread is not counted again."""
+    kept, ends = [], collections.defaultdict(lambda: -1)  # thread -> end of the counted op it is in
     for thread, start, duration, name in sorted(events, key=lambda e: (e[0], e[1], -e[2])):
         op = describe(name)
-        if op is None:
-            continue
-        stack = controls[thread]
-        while stack and stack[-1][0] <= start:
-            stack.pop()
-        if op[0] in _CONTROL_OPCODES or op[1] in _CONTROL_TYPES:
-            stack.append((start + duration, op))
-            continue
-        if start < ends[thread]:
+        if op is None or op[0] in _CONTROL_OPCODES or op[1] in _CONTROL_TYPES or start < ends[thread]:
             continue
         ends[thread] = start + duration
-        if not op[1] and stack:
-            op = (op[0],) + stack[-1][1][1:]
         kept.append((op, duration * 1e-12))
     return kept
 

@@ -65,15 +65,21 @@ def _write_space(path, lines):
 
 
 HLO = """HloModule a_inference_run_step_1, entry_computation_layout={()->f32[]}
+%rng.4 (s: u64[2]) -> f32[8] {
+  %s = u64[2]{0} parameter(0)
+  ROOT %bits_fusion = u32[8]{0} fusion(%s), kind=kLoop, calls=%fused_computation.2
+}
 %fused_computation.1 (p: f32[8]) -> f32[8] {
   %p = f32[8]{0} parameter(0)
   ROOT %erfc.1 = f32[8]{0} erfc(f32[8]{0} %p), metadata={op_type="Erfc" op_name="m/layer_0/intermediate/Gelu/Erfc"}
 }
 ENTRY %main.9 () -> f32[] {
   %MatMul.3 = f32[640,256]{1,0} dot(%a, %b), lhs_contracting_dims={1}, metadata={op_type="MatMul" op_name="m/d/MatMul"}
-  %call.2 = (f32[8]{0}, s32[]) call(%c), metadata={op_type="StatelessRandomUniformV2" op_name="m/dropout/rng"}
+  %call.2 = (f32[8]{0}, s32[]) call(%c), to_apply=%rng.4, metadata={op_type="StatelessRandomUniformV2" op_name="m/a/r"}
   %add_fusion = f32[8]{0} fusion(%d), kind=kLoop, calls=%fused_computation.1
   %gelu_fusion = f32[8]{0} fusion(%e), calls=%fused_computation.1, metadata={op_type="Erfc" op_name="m/l0/Gelu/Erfc"}
+  %partial_max = f32[8]{0} fusion(%x), kind=kLoop, calls=%fused_computation.3
+  %softmax.6 = f32[8]{0} fusion(%partial_max, %x), metadata={op_type="Softmax" op_name="m/a/Softmax"}
   ROOT %scatter.5 = f32[97,16]{1,0} scatter(%f, %g), metadata={op_type="UnsortedSegmentSum" op_name="AddN_3/inputs_1"}
 }
 """
@@ -81,22 +87,25 @@ ENTRY %main.9 () -> f32[] {
 
 def test_xla_thunks_are_summed_through_the_hlo_dump(tmp_path):
     # Two profiling sessions of one step each. Thread 1: a dot with a thunk inside it (not counted twice), a call
-    # (not counted itself) whose fusion without metadata is dropout work, a GELU fusion, a gather gradient.
-    # Thread 2, at the same time: another dot. Unknown events (the executor's own) are ignored.
+    # (not counted itself) running a fusion without metadata in the called computation: dropout work, 12 ms; a
+    # fusion of the entry computation without metadata: other, 8 ms; a GELU fusion, a gather gradient, a partial
+    # reduction without metadata that a softmax consumes: softmax, 3 ms.
+    # Thread 2, at the same time: another dot and (partitioned work of the call) random bits. Unknown events (the
+    # executor's own) are ignored.
     (tmp_path / "hlo").mkdir()
     (tmp_path / "hlo" / "module_0001.a_inference_run_step_1.cpu_after_optimizations.txt").write_text(HLO)
     for session in ("round0", "round1"):
         _write_space(tmp_path / "profile" / session / "host.xplane.pb", {
             1: [("ThunkExecutor::Execute", 0, 100), ("MatMul.3", 0, 40), ("add_fusion", 10, 5),
-                ("call.2", 40, 30), ("add_fusion", 41, 12), ("add_fusion", 55, 8),
-                ("gelu_fusion", 70, 6), ("scatter.5", 80, 4)],
-            2: [("MatMul.3", 0, 30), ("train_function", 0, 100)],
+                ("call.2", 40, 30), ("bits_fusion", 41, 12), ("add_fusion", 55, 8),
+                ("gelu_fusion", 70, 6), ("scatter.5", 80, 4), ("partial_max", 90, 3)],
+            2: [("MatMul.3", 0, 30), ("train_function", 0, 100), ("bits_fusion", 41, 7)],
         })
     found = op_profile.breakdown(tmp_path / "profile", steps=2, hlo_dump_dir=tmp_path / "hlo")
     ms = {c: round(s * 1e3, 6) for c, s in found.seconds.items()}
-    assert ms == {"matmul": 70.0, "softmax_cross_entropy": 0.0, "layer_norm": 0.0, "gelu": 6.0, "dropout": 20.0,
-                  "gather_gradient": 4.0, "optimizer_update": 0.0, "other": 0.0}
-    assert found.total == pytest.approx(0.100)
+    assert ms == {"matmul": 70.0, "softmax_cross_entropy": 3.0, "layer_norm": 0.0, "gelu": 6.0, "dropout": 19.0,
+                  "gather_gradient": 4.0, "optimizer_update": 0.0, "other": 8.0}
+    assert found.total == pytest.approx(0.110)
     assert sum(found.shares().values()) == pytest.approx(1.0)
     assert found.top_ops["matmul"] == [("MatMul m/d", pytest.approx(0.070))]
 
