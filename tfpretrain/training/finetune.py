@@ -6,7 +6,8 @@
     RUN/metrics.jsonl   one line per logging interval (and RUN/tensorboard/)
     RUN/energy.json     energy and CO2 of fine-tuning (codecarbon offline; training/energy.py)
     RUN/privacy.json    with trainer.dp.enabled: DP-SGD's settings, sampling, epsilon (training/privacy/accounting.py)
-    RUN/export/         SavedModel: serving_default on serialized tf.Example -> {"score", ...} (TFMA, TF Serving)
+    RUN/export/         SavedModel: serving_default on serialized tf.Example -> {"score", ...} (TFMA, TF Serving);
+                        with trainer.dp.trainable: lora, export/ and final/ hold W + (alpha / r) B A (merged adapters)
     RUN/final/          Hugging Face format (config.json + model.safetensors + the tokenizer file)
     RUN/eval.tfrecord   the eval split as tf.Example: token features, label, text and the group columns unchanged,
                         ready for `tfpretrain evaluate --model RUN`
