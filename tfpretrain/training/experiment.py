@@ -73,8 +73,12 @@ class DPConfig:
     # poisson: each example joins each step with probability q = global_batch_size / N (fine-tuning only; padded
     # fixed-shape batches); shuffle: shuffled fixed-size batches (epsilon labelled as approximated by Poisson)
     sampling: Literal["poisson", "shuffle"] = "shuffle"
-    trainable: Literal["all", "top_n_layers"] = "all"  # top_n_layers: only the top N layers + head (fine-tuning)
+    # fine-tuning only: top_n_layers trains the top N layers + pooler + head; lora trains low-rank adapters on every
+    # attention projection + pooler + head (training/lora.py), merged into the weights at export
+    trainable: Literal["all", "top_n_layers", "lora"] = "all"
     top_n_layers: int | None = None  # N, with trainable: top_n_layers
+    lora_rank: int | None = None  # r, with trainable: lora
+    lora_alpha: float | None = None  # with trainable: lora; adapters scaled by alpha / r (None: alpha = r)
 
     def __post_init__(self):
         if not self.l2_norm_clip > 0:
@@ -93,6 +97,12 @@ class DPConfig:
             raise ConfigError("<config>", "top_n_layers", "set it exactly when trainable is top_n_layers")
         if self.top_n_layers is not None and self.top_n_layers < 0:
             raise ConfigError("<config>", "top_n_layers", f"must be >= 0, got {self.top_n_layers}")
+        if (self.trainable == "lora") != (self.lora_rank is not None):
+            raise ConfigError("<config>", "lora_rank", "set it exactly when trainable is lora")
+        if self.lora_rank is not None and self.lora_rank < 1:
+            raise ConfigError("<config>", "lora_rank", f"must be >= 1, got {self.lora_rank}")
+        if self.lora_alpha is not None and (self.trainable != "lora" or not self.lora_alpha > 0):
+            raise ConfigError("<config>", "lora_alpha", f"a positive scale with trainable: lora, got {self.lora_alpha}")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -6,7 +6,8 @@
     RUN/metrics.jsonl   one line per logging interval (and RUN/tensorboard/)
     RUN/energy.json     energy and CO2 of fine-tuning (codecarbon offline; training/energy.py)
     RUN/privacy.json    with trainer.dp.enabled: DP-SGD's settings, sampling, epsilon (training/privacy/accounting.py)
-    RUN/export/         SavedModel: serving_default on serialized tf.Example -> {"score", ...} (TFMA, TF Serving)
+    RUN/export/         SavedModel: serving_default on serialized tf.Example -> {"score", ...} (TFMA, TF Serving);
+                        with trainer.dp.trainable: lora, export/ and final/ hold W + (alpha / r) B A (merged adapters)
     RUN/final/          Hugging Face format (config.json + model.safetensors + the tokenizer file)
     RUN/eval.tfrecord   the eval split as tf.Example: token features, label, text and the group columns unchanged,
                         ready for `tfpretrain evaluate --model RUN`
@@ -32,6 +33,7 @@ from tfpretrain.training.callbacks import CheckpointCallback, ScalarLogger
 from tfpretrain.training.energy import EnergyTracker
 from tfpretrain.training.experiment import TrainerConfig
 from tfpretrain.training.export import export_classifier, export_hf
+from tfpretrain.training.lora import add_adapters, merge_adapters
 from tfpretrain.training.privacy.dp_sgd import enable_dp
 from tfpretrain.training.privacy.plan import plan_dp
 from tfpretrain.training.privacy.trainable import train_top_layers
@@ -98,6 +100,18 @@ def _write_run_info(run_dir, strategy):
         json.dump(info, f, indent=2)
 
 
+def _train_part(model, dp, source):
+    """trainer.dp.trainable top_n_layers / lora: freeze the rest (after the base weights are loaded)."""
+    key = "top_n_layers" if dp.trainable == "top_n_layers" else "lora_rank"
+    try:
+        if dp.trainable == "top_n_layers":
+            train_top_layers(model, dp.top_n_layers)
+        else:
+            add_adapters(model, dp.lora_rank, dp.lora_alpha)
+    except ValueError as error:
+        raise ConfigError(source, f"trainer.dp.{key}", str(error)) from None
+
+
 def finetune(experiment, run_dir, resume=False, verbose=1):
     """Fine-tune (or resume), export and write the evaluation data; returns the Keras History of this invocation
     (None when a resumed run had no steps left). Stopped by SIGTERM: a checkpoint at the step reached, no export."""
@@ -130,11 +144,8 @@ def finetune(experiment, run_dir, resume=False, verbose=1):
         model = BertClassifier.from_pretrained(
             init.directory, num_classes=e.num_classes, gradient_accumulation_steps=t.gradient_accumulation_steps
         )
-        if t.dp.enabled and t.dp.trainable == "top_n_layers":  # per-example gradients of the trained part only
-            try:
-                train_top_layers(model, t.dp.top_n_layers)
-            except ValueError as error:
-                raise ConfigError(e.source, "trainer.dp.top_n_layers", str(error)) from None
+        if t.dp.enabled and t.dp.trainable != "all":  # per-example gradients of the trained part only
+            _train_part(model, t.dp, e.source)
         if t.dp.enabled:
             enable_dp(model, t.dp.l2_norm_clip, plan.noise_multiplier, seed=t.seed, clipping=t.dp.clipping,
                       expected_batch_size=plan.expected_batch_size)
@@ -183,6 +194,7 @@ def finetune(experiment, run_dir, resume=False, verbose=1):
     if checkpoints.preempted:
         log.warning("stopped by SIGTERM at step %d; run again with --resume", int(model.optimizer.iterations.numpy()))
         return history
+    merge_adapters(model)  # LoRA: W + (alpha / r) B A, plain Dense layers again (checkpoints keep the adapters)
     export_classifier(model, run.export, e.sequence_length, label_key="label")
     export_hf(model, run.final, tokenizer_path)
     if eval_examples:

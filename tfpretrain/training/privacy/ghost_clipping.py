@@ -38,8 +38,9 @@ class GhostClippingUnsupported(ValueError):
 
 
 def check_supported(task):
-    """Refuse trainable variables of layers without a recorder, naming them. -> the recorded layers."""
-    layers = [m for m in task.submodules if isinstance(m, keras.layers.Layer)]
+    """Refuse trainable variables of layers without a recorder, naming them. -> the recorded layers (frozen ones,
+    Keras `trainable = False`, are neither recorded nor checked: their weights are not trained)."""
+    layers = [m for m in task.submodules if isinstance(m, keras.layers.Layer) and m.trainable]
     recorded, owned, unknown = [], set(), []
     for layer in layers:
         own = [v for v in layer._trainable_weights if v.trainable]

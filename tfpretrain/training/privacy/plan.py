@@ -72,14 +72,14 @@ def plan_dp(trainer, dataset_size, privacy_unit, source="<config>", *, replicas=
             fine_tuning=True):
     """The DPPlan of a run with trainer.dp.enabled over `dataset_size` records. `epoch_aligned`: shuffled batches
     never span two epochs (privacy.json then also gives the proven amplification-free bound). Pretraining
-    (fine_tuning False) refuses Poisson sampling and top_n_layers."""
+    (fine_tuning False) refuses Poisson sampling and top_n_layers / lora."""
     dp = trainer.dp
     if dp.sampling == "poisson" and not fine_tuning:
         raise ConfigError(source, "trainer.dp.sampling",
                           "poisson needs in-memory data (tfpretrain finetune); pretraining streams shuffled batches: "
                           "use shuffle")
     if dp.trainable != "all" and not fine_tuning:
-        raise ConfigError(source, "trainer.dp.trainable", "top_n_layers is for fine-tuning; pretraining trains all")
+        raise ConfigError(source, "trainer.dp.trainable", f"{dp.trainable} is for fine-tuning; pretraining trains all")
     sigma = noise_multiplier_of(trainer, dataset_size, source)
     sampler = None
     if dp.sampling == "poisson":
