@@ -67,5 +67,6 @@ def merge_adapters(task):
                 delattr(attention, name)
                 setattr(attention, name, adapter.base)
                 merged += 1
-    task.train_function = task.test_function = task.predict_function = None
+    if merged:  # retrace with the plain layers; a model without adapters keeps its traced functions
+        task.train_function = task.test_function = task.predict_function = None
     return merged
