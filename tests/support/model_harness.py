@@ -126,8 +126,10 @@ def _check_xla_backbone(model, inputs, outputs):
     eager, compiled = gradients(inputs), tf.function(gradients, jit_compile=True)(inputs)
     assert all(g is not None for g in eager), "a variable gets no gradient"
     for variable, a, b in zip(variables, eager, compiled):
-        # XLA fuses and reorders float32 sums: gradients of magnitude ~30 here differ by ~2e-5
-        np.testing.assert_allclose(tf.convert_to_tensor(b), tf.convert_to_tensor(a), rtol=1e-3, atol=1e-4,
+        a, b = tf.convert_to_tensor(a).numpy(), tf.convert_to_tensor(b).numpy()
+        # XLA fuses and reorders float32 sums, and a sum's rounding error scales with its terms, not its result: an
+        # entry that cancels to -0.006 among terms of ~50 differed by 1.3e-4 (GPT-2 token embedding, 2026-12-03).
+        np.testing.assert_allclose(b, a, rtol=1e-3, atol=max(1e-4, 1e-5 * float(np.abs(a).max())),
                                    err_msg=f"gradient of {variable.name}")
 
 

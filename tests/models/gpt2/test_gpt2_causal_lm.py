@@ -28,7 +28,11 @@ def test_loss_skips_padding_targets(rng):
     ce = tf.nn.sparse_softmax_cross_entropy_with_logits(ids[:, 1:], logits[:, :-1]).numpy()
     expected = (ce * mask[:, 1:]).sum() / mask[:, 1:].sum()
     model.compile(optimizer=keras.optimizers.SGD(0.0))
-    assert model.evaluate(features, verbose=0, return_dict=True)["loss"] == pytest.approx(expected, rel=1e-5)
+    logs = model.evaluate(features, verbose=0, return_dict=True)
+    assert logs["loss"] == pytest.approx(expected, rel=1e-5)
+    assert logs["perplexity"] == pytest.approx(np.exp(expected), rel=1e-5)
+    right = logits[:, :-1].argmax(-1) == ids[:, 1:]  # the last position predicts nothing and is not counted
+    assert logs["accuracy"] == pytest.approx((right * mask[:, 1:]).sum() / mask[:, 1:].sum(), abs=1e-6)
 
 
 def test_output_projection_is_the_token_embedding(rng):

@@ -6,7 +6,7 @@ from tfpretrain.data import features as F
 from tfpretrain.keras import keras
 from tfpretrain.layers.initializers import truncated_normal
 from tfpretrain.layers.masked_lm_head import MaskedLMHead
-from tfpretrain.models.metrics import Perplexity
+from tfpretrain.models.metrics import Perplexity, TopOneAccuracy
 from tfpretrain.models.task import Task
 
 
@@ -44,7 +44,7 @@ class BertPretrainer(Task):
         self.nsp_head = nsp_head
         self._head_kwargs = {}
         self._init_task(gradient_accumulation_steps)
-        self.mlm_accuracy = keras.metrics.SparseCategoricalAccuracy(name="mlm_accuracy")
+        self.mlm_accuracy = TopOneAccuracy(name="mlm_accuracy")
         self.mlm_perplexity = Perplexity(name="mlm_perplexity")
         self.nsp_accuracy = keras.metrics.SparseCategoricalAccuracy(name="nsp_accuracy")
         self.task_metrics = [self.mlm_accuracy, self.mlm_perplexity, self.nsp_accuracy]

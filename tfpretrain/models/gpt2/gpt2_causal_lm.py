@@ -6,7 +6,7 @@ import tensorflow as tf
 from tfpretrain.data import features as F
 from tfpretrain.keras import keras
 from tfpretrain.models import sampling as gpt2_sampler
-from tfpretrain.models.metrics import Perplexity
+from tfpretrain.models.metrics import Perplexity, TopOneAccuracy
 from tfpretrain.models.task import Task
 
 
@@ -26,7 +26,7 @@ class GPT2CausalLM(Task):
         self.backbone = backbone
         self._head_kwargs = {}
         self._init_task(gradient_accumulation_steps)
-        self.accuracy = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+        self.accuracy = TopOneAccuracy(name="accuracy")
         self.perplexity = Perplexity(name="perplexity")
         self.task_metrics = [self.accuracy, self.perplexity]
         self._generate_fns = {}
@@ -38,13 +38,18 @@ class GPT2CausalLM(Task):
 
     @staticmethod
     def _targets(features):
+        """Targets and weights aligned with the logits, [B, S] each: position t's target is token t + 1; the last
+        position has none (target 0, weight 0). The logits are never sliced to [:, :-1]: under XLA that slice is a
+        copy of the [B, S, V] logits and its gradient a second one (7% of a GPT-2 step, benchmarks/README.md)."""
         token_ids = tf.cast(features[F.TOKEN_IDS], tf.int32)
         weights = tf.cast(features[F.PADDING_MASK], tf.float32)
-        return token_ids[:, 1:], weights[:, 1:]  # [B, S-1] each
+        targets = tf.concat([token_ids[:, 1:], tf.zeros_like(token_ids[:, :1])], axis=1)
+        weights = tf.concat([weights[:, 1:], tf.zeros_like(weights[:, :1])], axis=1)
+        return targets, weights
 
     def _token_losses(self, features, logits):
         targets, _ = self._targets(features)
-        return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=targets, logits=logits[:, :-1])
+        return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=targets, logits=logits)  # [B, S]
 
     def loss_denominators(self, features):
         return {"lm": tf.reduce_sum(self._targets(features)[1])}
@@ -54,7 +59,7 @@ class GPT2CausalLM(Task):
 
     def update_task_metrics(self, features, logits):
         targets, weights = self._targets(features)
-        self.accuracy.update_state(targets, logits[:, :-1], sample_weight=weights)
+        self.accuracy.update_state(targets, logits, sample_weight=weights)
         self.perplexity.update_state(self._token_losses(features, logits), sample_weight=weights)
 
     # -- generation --------------------------------------------------------------------------------------------

@@ -1,0 +1,48 @@
+"""benchmarks/step_parts.py does not rot, and its variants compute the same thing (else the timings compare apples
+with pears): the head variants the same loss and accuracy as numpy, the dropout variants masks at the set rate.
+
+Never asserts on timings (a benchmark is a script, not a timed test)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from tests.support import load_benchmark
+
+
+def test_head_variants_give_numpys_loss_and_the_same_accuracy():
+    bench = load_benchmark("step_parts")
+    variants = bench._head_variants(64, 300)
+    losses = {name: float(fn()[0]) for name, fn in variants.items()}
+    assert max(losses.values()) - min(losses.values()) < 1e-3 * abs(losses["no_accuracy"])
+    accuracy = {name: float(fn.metric.result()) for name, fn in variants.items() if fn.metric is not None}
+    assert accuracy["top_one_accuracy"] == accuracy["argmax_accuracy"]
+    # numpy's cross-entropy of the same inputs (the variants draw them from default_rng(0) in this order)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, bench.HIDDEN)).astype(np.float64)
+    table = rng.normal(size=(300, bench.HIDDEN)).astype(np.float32).astype(np.float64) * 0.02
+    labels = rng.integers(0, 300, size=(64,))
+    logits = x.astype(np.float32).astype(np.float64) @ table.T
+    labels[::2] = logits.argmax(1)[::2]
+    log_z = np.log(np.exp(logits - logits.max(1, keepdims=True)).sum(1)) + logits.max(1)
+    assert losses["no_accuracy"] == pytest.approx(float(np.sum(log_z - logits[np.arange(64), labels])), rel=1e-4)
+    assert 0.45 < accuracy["top_one_accuracy"] == pytest.approx(float(np.mean(logits.argmax(1) == labels)))
+
+
+def test_dropout_variants_drop_at_the_rate():
+    bench = load_benchmark("step_parts")
+    for name, fn in bench._dropout_variants((8, 64, 64)).items():
+        dropped = float(np.mean(fn().numpy() == 0.0))
+        assert abs(dropped - bench.RATE) < 0.01, name  # 32,768 draws: 4.5 standard deviations is 0.0075
+
+
+def test_quick_run_and_json(capsys):
+    bench = load_benchmark("step_parts")
+    assert bench.main(["--quick", "--json"]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["part"] for r in records] == ["head", "dropout"]
+    head, dropout = records
+    assert set(head["ms"]) == {"argmax_accuracy", "top_one_accuracy", "no_accuracy"} and min(head["ms"].values()) > 0
+    assert set(dropout["ms"]) == {"threefry_float", "philox_float", "threefry_uint32", "threefry_16bit"}
+    assert dropout["ratio_to_first"]["threefry_float"] == 1.0
