@@ -18,36 +18,6 @@ import pytest  # noqa: E402
 
 from tests.support import factories  # noqa: E402
 
-# The longest modules (seconds, `--junitxml` of a full run, 2026-12-03). `--dist loadfile` hands modules to the two
-# workers in collection order, so these go first and the short ones fill the tail: both workers then finish
-# together instead of one running a 150 s module alone at the end. Only the order changes; a stale list costs time.
-LONGEST_FIRST = (
-    "training/test_trainer.py",  # 149
-    "test_notebooks.py",  # 112
-    "training/privacy/test_dp_sgd.py",  # 104
-    "training/privacy/test_sampling.py",  # 88
-    "training/test_distribute.py",  # 78
-    "commands/test_finetune_evaluate.py",  # 75
-    "commands/test_demo.py",  # 74
-    "training/privacy/test_ghost_clipping.py",  # 57
-    "evaluation/test_memorization.py",  # 53
-    "data/test_prepare.py",  # 52
-    "training/test_finetune_preemption.py",  # 50
-    "data/test_pretrain_input.py",  # 46
-    "test_dp_benchmark_smoke.py",  # 46
-)
-
-
-def pytest_collection_modifyitems(items):
-    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
-    here = os.path.dirname(os.path.abspath(__file__))
-
-    def key(item):
-        module = os.path.relpath(str(item.path), here).replace(os.sep, "/")
-        return rank.get(module, len(rank))
-
-    items.sort(key=key)  # stable: the order within a module and among the rest is pytest's
-
 
 @pytest.fixture(autouse=True)
 def _float32_policy():
