@@ -56,10 +56,10 @@ def dump_flags(directory):
 
 
 class Ours:
-    def __init__(self, ts, family, cfg, batch, jit, out):
+    def __init__(self, ts, family, cfg, batch, jit):
         self.variant = ts.Variant(family, "ours", jit)
         self.variant.build(ts.build_ours, cfg, batch)
-        self.name, self.out = self.variant.name, out
+        self.name = self.variant.name
 
     def warm_up(self, steps):
         self.variant.warm_up(steps)
@@ -111,7 +111,7 @@ def main(argv=None):
 
     cfg = ts.BenchConfig(**QUICK) if args.quick else ts.BenchConfig()
     batch, _ = ts.make_batches(args.family, cfg)
-    models = {"ours": Ours(ts, args.family, cfg, batch, jit["ours"], out)}
+    models = {"ours": Ours(ts, args.family, cfg, batch, jit["ours"])}
     try:
         if "model_garden" in keys:
             models["model_garden"] = ModelGarden(ts, cfg, batch, jit["model_garden"], out, args.peer_python)
