@@ -129,12 +129,11 @@ class DPSGD(tf.Module):
         alg = rng_alg()
         seed = self.generator.make_seeds(1)[:, 0]  # int64 [2], fresh every step
         seed = tf.random.experimental.stateless_fold_in(seed, context.replica_id_in_sync_group, alg=alg)
-        return [
-            stddev * tf.random.stateless_normal(
-                v.shape, tf.random.experimental.stateless_fold_in(seed, k, alg=alg), dtype=tf.float32, alg=alg
-            )
-            for k, v in enumerate(variables)
-        ]
+        # One draw for all variables, split: a seed and an RNG op per variable made the traced step ~30 ms of graph
+        # building per variable (tiny BERT: 1.7 s of a 6.5 s DP trace) for the same i.i.d. normals.
+        sizes = [v.shape.num_elements() for v in variables]
+        flat = tf.random.stateless_normal([sum(sizes)], seed, dtype=tf.float32, alg=alg)  # [P]
+        return [stddev * tf.reshape(part, v.shape) for part, v in zip(tf.split(flat, sizes), variables)]
 
 
 def check_supported(task):
