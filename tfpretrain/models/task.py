@@ -32,14 +32,23 @@ class Task(keras.Model):
     family = None  # the model family (models/families.py) whose checkpoints it reads and writes
 
     # -- hooks -------------------------------------------------------------------------------------------------
+    def example_loss_denominators(self, features):
+        """{term: float32 [B]}: each example's share of a term's denominator, from labels/weights only (e.g. its
+        number of weighted tokens). Example i's own loss is sum over terms of numerator_i / denominator_i (DP-SGD's
+        per-example losses, all examples at once)."""
+        raise TypeError(f"{type(self).__name__} must define example_loss_denominators(features)")
+
+    def example_loss_numerators(self, features, outputs):
+        """{term: float32 [B]}: each example's weighted loss sum, same keys as the denominators."""
+        raise TypeError(f"{type(self).__name__} must define example_loss_numerators(features, outputs)")
+
     def loss_denominators(self, features):
-        """{term: float32 scalar} computed from labels/weights only (summed over the local batch). DP-SGD calls this
-        and loss_numerators on one example at a time too: that example's own loss is numerator / denominator."""
-        raise TypeError(f"{type(self).__name__} must define loss_denominators(features)")
+        """{term: float32 scalar}: the denominators summed over the local batch."""
+        return {k: tf.reduce_sum(v) for k, v in self.example_loss_denominators(features).items()}
 
     def loss_numerators(self, features, outputs):
-        """{term: float32 scalar}: the weighted loss sum over the local batch, same keys as the denominators."""
-        raise TypeError(f"{type(self).__name__} must define loss_numerators(features, outputs)")
+        """{term: float32 scalar}: the weighted loss sums over the local batch."""
+        return {k: tf.reduce_sum(v) for k, v in self.example_loss_numerators(features, outputs).items()}
 
     def update_task_metrics(self, features, outputs):
         """Update `self.task_metrics` (Keras metrics) from one local (micro-)batch."""

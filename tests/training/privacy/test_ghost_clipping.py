@@ -143,8 +143,8 @@ def test_a_variable_read_outside_its_layers_call_is_refused(rng):
     extra = keras.layers.Dense(3, name="extra")  # a known layer type, never called: its kernel is read directly
     extra.build((None, 3))
     model.extra = extra
-    numerators = model.loss_numerators
-    model.loss_numerators = lambda f, logits: numerators(f, logits @ extra.kernel)
+    numerators = model.example_loss_numerators
+    model.example_loss_numerators = lambda f, logits: numerators(f, logits @ extra.kernel)
     with pytest.raises(ghost_clipping.GhostClippingUnsupported, match=r"\[.kernel:0.\] get a gradient"):
         ghost_clipping.clipped_gradient_sum(model, features, model.trainable_variables, 1.0)
 

@@ -53,16 +53,16 @@ class BertClassifier(Task):
             return tf.sigmoid(logits[:, 0])
         return tf.nn.softmax(logits)[:, 1]
 
-    def loss_denominators(self, features):
-        return {"classification": tf.reduce_sum(self._weights(features))}
+    def example_loss_denominators(self, features):
+        return {"classification": self._weights(features)}  # [B]
 
-    def loss_numerators(self, features, logits):
+    def example_loss_numerators(self, features, logits):
         labels = tf.reshape(features[self.label_key], [-1])
         if self.num_classes == 1:
             losses = tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.cast(labels, tf.float32), logits=logits[:, 0])
         else:
             losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.cast(labels, tf.int32), logits=logits)
-        return {"classification": tf.reduce_sum(losses * self._weights(features))}
+        return {"classification": losses * self._weights(features)}  # [B]
 
     def update_task_metrics(self, features, logits):
         labels = tf.cast(tf.reshape(features[self.label_key], [-1]), tf.int32)

@@ -57,10 +57,10 @@ class BertPretrainer(Task):
         predictions = batch_size * (masked_positions or sequence_length)
         return predictions * 2 * (h * h + h * v) + batch_size * 2 * (h * h + 2 * h)
 
-    def loss_denominators(self, features):
+    def example_loss_denominators(self, features):
         return {
-            "mlm": tf.reduce_sum(tf.cast(features[F.MASKED_LM_WEIGHTS], tf.float32)),
-            "nsp": tf.cast(tf.shape(features[F.NEXT_SENTENCE_LABELS])[0], tf.float32),
+            "mlm": tf.reduce_sum(tf.cast(features[F.MASKED_LM_WEIGHTS], tf.float32), axis=1),  # [B]
+            "nsp": tf.ones(tf.shape(features[F.NEXT_SENTENCE_LABELS])[:1], tf.float32),  # [B]
         }
 
     def _mlm_token_losses(self, features, outputs):
@@ -68,14 +68,14 @@ class BertPretrainer(Task):
             labels=tf.cast(features[F.MASKED_LM_IDS], tf.int32), logits=outputs["mlm_logits"]
         )  # [B, P]
 
-    def loss_numerators(self, features, outputs):
+    def example_loss_numerators(self, features, outputs):
         weights = tf.cast(features[F.MASKED_LM_WEIGHTS], tf.float32)
         nsp = tf.nn.sparse_softmax_cross_entropy_with_logits(
             labels=tf.cast(features[F.NEXT_SENTENCE_LABELS], tf.int32), logits=outputs["nsp_logits"]
         )
         return {
-            "mlm": tf.reduce_sum(self._mlm_token_losses(features, outputs) * weights),
-            "nsp": tf.reduce_sum(nsp),
+            "mlm": tf.reduce_sum(self._mlm_token_losses(features, outputs) * weights, axis=1),  # [B]
+            "nsp": nsp,  # [B]
         }
 
     def update_task_metrics(self, features, outputs):

@@ -51,11 +51,11 @@ class GPT2CausalLM(Task):
         targets, _ = self._targets(features)
         return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=targets, logits=logits)  # [B, S]
 
-    def loss_denominators(self, features):
-        return {"lm": tf.reduce_sum(self._targets(features)[1])}
+    def example_loss_denominators(self, features):
+        return {"lm": tf.reduce_sum(self._targets(features)[1], axis=1)}  # [B]
 
-    def loss_numerators(self, features, logits):
-        return {"lm": tf.reduce_sum(self._token_losses(features, logits) * self._targets(features)[1])}
+    def example_loss_numerators(self, features, logits):
+        return {"lm": tf.reduce_sum(self._token_losses(features, logits) * self._targets(features)[1], axis=1)}
 
     def update_task_metrics(self, features, logits):
         targets, weights = self._targets(features)
