@@ -11,14 +11,13 @@ trainer.dp.enabled=true logs epsilon and writes privacy.json.
 import json
 import math
 import os
-import subprocess
 import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.support import ROOT, factories, subprocess_json
+from tests.support import factories, subprocess_json
 from tests.support.dp_reference import SMALL, clip_rows, flat, per_example_reference
 from tfpretrain.data import features as F
 from tfpretrain.keras import keras
@@ -60,11 +59,10 @@ def dp_sgd_step(model, features, l2_norm_clip, noise_multiplier=0.0, jit_compile
 # -- the mechanism ---------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module", autouse=True)
 def _start_subprocesses_early(request):
-    """Start the subprocesses with this module's first test, so they run beside the in-process tests."""
+    """Start the MirroredStrategy subprocess with this module's first test, so it runs beside the in-process tests."""
     ours = [item for item in request.session.items if item.module is request.module]
-    for fixture, user in (("_distributed_process", "distributed"), ("dp_pretrain_run", "dp_pretrain_run")):
-        if any(user in item.fixturenames for item in ours):
-            request.getfixturevalue(fixture)
+    if any("distributed" in item.fixturenames for item in ours):
+        request.getfixturevalue("_distributed_process")
 
 
 def _noiseless_case(kind, rng, **task_kwargs):
@@ -326,48 +324,30 @@ def test_dp_config_errors_name_the_key():
     assert load_experiment(data=good).trainer.dp.enabled is False
 
 
-@pytest.fixture(scope="module")
-def dp_pretrain_run(tmp_path_factory):
-    """`tfpretrain pretrain` with trainer.dp.enabled=true on a tiny prepared BERT corpus, in a subprocess (it runs
-    beside the in-process tests). -> (process, run directory, train records)."""
+def test_pretraining_with_dp_logs_epsilon_and_writes_privacy_json(tmp_path):
+    """`tfpretrain pretrain` with trainer.dp.enabled=true on a tiny prepared BERT corpus, in-process (cli.main, as
+    tests/commands does: a subprocess would pay another TensorFlow start for the same run)."""
     from tests.support.corpus import IN_MEMORY, WORDS, corpus_config, write_corpus
+    from tfpretrain import cli
     from tfpretrain.data.prepare import prepare
 
-    base = tmp_path_factory.mktemp("dp_pretrain")
-    vocab = base / "vocab.txt"
+    vocab = tmp_path / "vocab.txt"
     vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *sorted(set(WORDS)), "."]) + "\n")
-    corpus = write_corpus(base / "corpus", documents=40)
-    manifest = prepare(corpus_config("bert", corpus, base / "data", tokenizer={"path": str(vocab)}, sequence_length=16,
-                               num_shards=1), IN_MEMORY)
-    config = base / "pretrain.yaml"
+    corpus = write_corpus(tmp_path / "corpus", documents=40)
+    manifest = prepare(corpus_config("bert", corpus, tmp_path / "data", tokenizer={"path": str(vocab)},
+                                     sequence_length=16, num_shards=1), IN_MEMORY)
+    records = manifest["splits"]["train"]["records"]
+    config = tmp_path / "pretrain.yaml"
     config.write_text(json.dumps({
         "model": {"preset": "bert_tiny", "vocabulary_size": "data", "num_layers": 1, "hidden_dim": 8,
                   "intermediate_dim": 16, "max_sequence_length": 16, "dropout": 0.1},
-        "data": {"train": str(base / "data"), "max_predictions_per_seq": 3, "validation_split": None},
+        "data": {"train": str(tmp_path / "data"), "max_predictions_per_seq": 3, "validation_split": None},
         "trainer": {"strategy": "cpu", "global_batch_size": 4, "train_steps": 4, "log_every": 2,
                     "checkpoint_every": 2, "jit_compile": False, "energy": {"enabled": False}},
     }))
-    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "2", "TF_USE_LEGACY_KERAS": "1",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    run = tmp_path / "run"
     overrides = ["trainer.dp.enabled=true", "trainer.dp.l2_norm_clip=1.0", "trainer.dp.noise_multiplier=1.1"]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tfpretrain.cli", "pretrain", "--config", str(config), "--out", str(base / "run"),
-         "--verbose", "0", *overrides], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        text=True)
-    yield process, base / "run", manifest["splits"]["train"]["records"]
-    if process.poll() is None:
-        process.kill()
-        process.communicate()
-
-
-def test_pretraining_with_dp_logs_epsilon_and_writes_privacy_json(dp_pretrain_run):
-    process, run, records = dp_pretrain_run
-    try:
-        _, stderr = process.communicate(timeout=TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        pytest.fail(f"DP pretraining ran over {TIMEOUT_S} s: {process.communicate()[1][-4000:]}")
-    assert process.returncode == 0, stderr[-4000:]
+    assert cli.main(["pretrain", "--config", str(config), "--out", str(run), "--verbose", "0", *overrides]) == 0
 
     privacy = json.loads((run / "privacy.json").read_text())
     q = 4 / records

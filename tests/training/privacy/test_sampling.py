@@ -123,7 +123,7 @@ def test_padding_rows_contribute_exactly_nothing_and_the_sum_is_divided_by_the_e
     reference = per_example_reference(model, real)
     clip = float(np.median(np.linalg.norm(reference, axis=1)))
     clipped, norms = clip_rows(reference, clip)
-    plain, plain_logs = _step(_classifier(), real, clip, expected=6.0)
+    plain, plain_logs = _step(model, real, clip, expected=6.0)  # the reference read the same initial weights
     masked, masked_logs = _step(_classifier(), padded, clip, expected=6.0)
     np.testing.assert_allclose(plain, clipped.sum(axis=0) / 6.0, atol=1e-6)  # the expected batch, not 4 or 8
     np.testing.assert_array_equal(masked, plain)  # padding: exactly zero
