@@ -52,16 +52,49 @@ def test_finetune_writes_export_hf_and_group_eval_data(classifier_run):
     assert {"token_ids", "label", "text", "gender", "religion"} <= set(features)
 
 
-def test_evaluate_cli_on_the_run_writes_tables_report_and_card(classifier_run, tmp_path, capsys):
-    out = tmp_path / "fairness"
+@pytest.fixture(scope="module")
+def evaluation(classifier_run, tmp_path_factory):
+    """`tfpretrain evaluate` on the run once (a TFMA run is ~15 s), joined by a bias probe and a canary audit of a
+    tiny BERT LM and integrated-gradients explanations -> (OUT, printed output, exit code or None)."""
+    import contextlib
+    import io
+
+    from tests.support import factories
+    from tfpretrain.evaluation.memorization import audit
+    from tfpretrain.evaluation.probes.data import sample_path
+    from tfpretrain.evaluation.probes.run import run_probe
+
+    base = tmp_path_factory.mktemp("evaluate")
+    with open(sample_path("crows_pairs")) as f:  # a vocabulary that covers the probe: rows fit in 32 tokens
+        texts = [line for line in f] * 2 + factories.SAMPLE_TEXTS
+    lm = factories.language_model_run(base / "lm", "bert", texts=texts, vocabulary_size=1000)
+    run_probe(lm, "crows_pairs", sample_path("crows_pairs"), base / "probe", tfma=False)
+    key = {"format": "tfpretrain.canaries/1", "task": "bert", "template": "my secret code is {secret}",
+           "alphabet": "0123456789", "length": 4, "seed": 0, "space_size": 10_000,
+           "canaries": [{"id": f"c{i}", "secret": s, "repetitions": r}
+                        for i, (s, r) in enumerate([("1234", 1), ("5678", 8)])]}
+    (base / "canaries.json").write_text(json.dumps(key))
+    audit(lm, base / "canaries.json", base / "audit", candidates=30)
+
+    out = base / "fairness"
     config = str(ROOT / "configs" / "eval" / "demo.yaml")  # categorical columns
     argv = ["evaluate", "--model", str(classifier_run), "--config", config, "--slices", "gender,religion",
-            "--confidence", "none",
-            "--min-slice-size", "5", "--out", str(out), "--direct_running_mode=in_memory"]
-    try:
-        cli.main(argv)
-    except SystemExit as e:  # the gate may fail (1) or check nothing (3) on a 12-step model; the exit code says so
-        assert e.code in (1, 3) and "fairness gate" in capsys.readouterr().out
+            "--confidence", "none", "--min-slice-size", "5", "--out", str(out), "--direct_running_mode=in_memory",
+            "--probes", str(base / "probe"), "--audit", str(base / "audit"), "--explain", "1",
+            "--explain-steps", "8"]
+    printed, code = io.StringIO(), None
+    with contextlib.redirect_stdout(printed):
+        try:
+            cli.main(argv)
+        except SystemExit as e:
+            code = e.code
+    return out, printed.getvalue(), code
+
+
+def test_evaluate_cli_on_the_run_writes_tables_report_and_card(evaluation):
+    out, printed, code = evaluation
+    # the gate may fail (1) or check nothing (3) on a 12-step model; the exit code says so
+    assert code is None or (code in (1, 3) and "fairness gate" in printed), (code, printed)
     with open(out / "metrics.csv") as f:
         rows = list(csv.DictReader(f))
     counts = {r["slice"]: int(float(r["value"])) for r in rows if r["metric"] == "example_count"}
@@ -83,33 +116,9 @@ def test_export_cli_reexports_the_classifier(classifier_run, tmp_path):
     assert (tmp_path / "x" / "hf" / "model.safetensors").exists()
 
 
-def test_evaluate_joins_probes_audit_explanations_privacy_and_energy(classifier_run, tmp_path, capsys):
-    from tests.support import factories
-    from tfpretrain.evaluation.memorization import audit
-    from tfpretrain.evaluation.probes.data import sample_path
-    from tfpretrain.evaluation.probes.run import run_probe
-
-    with open(sample_path("crows_pairs")) as f:  # a vocabulary that covers the probe: rows fit in 32 tokens
-        texts = [line for line in f] * 2 + factories.SAMPLE_TEXTS
-    lm = factories.language_model_run(tmp_path / "lm", "bert", texts=texts, vocabulary_size=1000)
-    run_probe(lm, "crows_pairs", sample_path("crows_pairs"), tmp_path / "probe", tfma=False)
-    key = {"format": "tfpretrain.canaries/1", "task": "bert", "template": "my secret code is {secret}",
-           "alphabet": "0123456789", "length": 4, "seed": 0, "space_size": 10_000,
-           "canaries": [{"id": f"c{i}", "secret": s, "repetitions": r}
-                        for i, (s, r) in enumerate([("1234", 1), ("5678", 8)])]}
-    (tmp_path / "canaries.json").write_text(json.dumps(key))
-    audit(lm, tmp_path / "canaries.json", tmp_path / "audit", candidates=30)
-
-    out = tmp_path / "fairness"
-    config = str(ROOT / "configs" / "eval" / "demo.yaml")
-    argv = ["evaluate", "--model", str(classifier_run), "--config", config, "--slices", "gender",
-            "--confidence", "none", "--min-slice-size", "5", "--out", str(out), "--direct_running_mode=in_memory",
-            "--probes", str(tmp_path / "probe"), "--audit", str(tmp_path / "audit"), "--explain", "1",
-            "--explain-steps", "8"]
-    try:
-        cli.main(argv)
-    except SystemExit as e:
-        assert e.code in (1, 3)
+def test_evaluate_joins_probes_audit_explanations_privacy_and_energy(evaluation):
+    out, _, code = evaluation
+    assert code in (None, 1, 3)
     report = (out / "report.html").read_text()
     for heading in ("Bias probes", "Memorisation", "Explanations", "Privacy (differential privacy)",
                     "Energy and emissions"):

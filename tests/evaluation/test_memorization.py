@@ -203,7 +203,7 @@ def test_near_dedup_collapses_near_duplicate_canaries_and_their_exposure(tmp_pat
                       "dropout": 0.0},
             "data": {"train": str(data)},
             "trainer": {"strategy": "cpu", "global_batch_size": 16, "train_steps": STEPS, "log_every": STEPS,
-                        "checkpoint_every": STEPS, "jit_compile": True,
+                        "checkpoint_every": STEPS, "jit_compile": False,
                         "optimizer": {"learning_rate": 3e-3, "warmup_steps": 10}},
         })
         pretrain(experiment, str(tmp_path / run), verbose=0)
