@@ -18,6 +18,12 @@ def lm():
     return GPT2CausalLM(factories.gpt2_backbone())
 
 
+# generate compiles with XLA by default: one compile (seconds) per sampler setting and shape. Tests whose claim is not
+# about XLA run the same graph without it; test_xla_and_eager_graphs_agree holds XLA to that graph, and the seeded
+# sampling test samples under XLA.
+GRAPH = dict(jit_compile=False)
+
+
 def _greedy_by_full_forward(prompt, max_length):
     ids = list(prompt)
     while len(ids) < max_length:
@@ -27,16 +33,16 @@ def _greedy_by_full_forward(prompt, max_length):
 
 
 def test_greedy_with_cache_equals_recomputing_the_full_sequence():
-    out = lm().generate([[5, 6, 7]], max_length=12)
-    assert out[F.TOKEN_IDS][0].tolist() == _greedy_by_full_forward([5, 6, 7], 12)
-    assert out[F.PADDING_MASK].tolist() == [[1] * 12]
+    out = lm().generate([[5, 6, 7]], max_length=10, **GRAPH)  # the shape the tests below generate, one trace
+    assert out[F.TOKEN_IDS][0].tolist() == _greedy_by_full_forward([5, 6, 7], 10)
+    assert out[F.PADDING_MASK].tolist() == [[1] * 10]
 
 
 def test_prompts_of_different_lengths_in_one_batch_match_single_prompts():
     prompts = [[5], [8, 9, 10, 11], [12, 13]]
-    batch = lm().generate(prompts, max_length=10)[F.TOKEN_IDS]
+    batch = lm().generate(prompts, max_length=10, **GRAPH)[F.TOKEN_IDS]
     for row, prompt in zip(batch, prompts):
-        assert row.tolist() == lm().generate([prompt], max_length=10)[F.TOKEN_IDS][0].tolist()
+        assert row.tolist() == lm().generate([prompt], max_length=10, **GRAPH)[F.TOKEN_IDS][0].tolist()
 
 
 def test_xla_and_eager_graphs_agree():
@@ -48,7 +54,7 @@ def test_xla_and_eager_graphs_agree():
 def test_generation_stops_at_the_end_token_and_pads_after_it():
     greedy = _greedy_by_full_forward([5, 6], 12)
     end = greedy[4]  # a token greedy decoding emits at position 4
-    out = lm().generate([[5, 6]], max_length=12, end_token_id=end, pad_token_id=0)
+    out = lm().generate([[5, 6]], max_length=12, end_token_id=end, pad_token_id=0, **GRAPH)
     first = 2 + greedy[2:].index(end)
     row, mask = out[F.TOKEN_IDS][0], out[F.PADDING_MASK][0]
     assert row[: first + 1].tolist() == greedy[: first + 1]
@@ -60,8 +66,8 @@ def test_sampling_is_seeded_and_top_k_1_is_greedy():
     a = lm().generate([[5, 6]], seed=3, **kwargs)[F.TOKEN_IDS]
     b = lm().generate([[5, 6]], seed=3, **kwargs)[F.TOKEN_IDS]
     np.testing.assert_array_equal(a, b)
-    top1 = lm().generate([[5, 6]], max_length=10, sampler="random", top_k=1, seed=4)[F.TOKEN_IDS]
-    np.testing.assert_array_equal(top1, lm().generate([[5, 6]], max_length=10)[F.TOKEN_IDS])
+    top1 = lm().generate([[5, 6]], max_length=10, sampler="random", top_k=1, seed=4, **GRAPH)[F.TOKEN_IDS]
+    np.testing.assert_array_equal(top1, lm().generate([[5, 6]], max_length=10, **GRAPH)[F.TOKEN_IDS])
 
 
 def test_top_p_keeps_the_smallest_prefix_reaching_p():
@@ -96,5 +102,5 @@ def test_generate_after_training_continues_the_pattern(rng):
     data = tf.data.Dataset.from_tensors({F.TOKEN_IDS: pattern, F.PADDING_MASK: np.ones_like(pattern)}).repeat()
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
     model.fit(data, steps_per_epoch=60, verbose=0)
-    out = model.generate([[10, 11, 12]], max_length=13)[F.TOKEN_IDS][0]
+    out = model.generate([[10, 11, 12]], max_length=13, **GRAPH)[F.TOKEN_IDS][0]
     assert out.tolist() == (np.arange(13) % 5 + 10).tolist()

@@ -31,33 +31,37 @@ def _features(kind, rng, batch=4):
 TASKS = ["pretrainer", "classifier", "causal_lm"]
 
 
-def test_logged_gradient_norm_is_the_applied_gradients_norm(rng):
-    """With SGD the weight change is lr * gradient, so its norm / lr is the gradient's global norm."""
-    model = _task("pretrainer")
-    model.compile(optimizer=keras.optimizers.SGD(0.1))
-    features = _features("pretrainer", rng)
-    model(features)
-    before = [w.numpy() for w in model.trainable_weights]
-    logs = model.train_on_batch(features, return_dict=True)
-    delta = np.sqrt(sum(((b - w.numpy()) ** 2).sum() for b, w in zip(before, model.trainable_weights)))
-    np.testing.assert_allclose(logs["gradient_norm"], delta / 0.1, rtol=1e-4)
-
-
 def _one_sgd_step(kind, features, weights, accumulation):
+    """-> (logs, trainable weights before, after) of one SGD(0.5) step from `weights`."""
     model = _task(kind, gradient_accumulation_steps=accumulation)
     model.set_weights(weights)
     model.compile(optimizer=keras.optimizers.SGD(0.5))
+    before = [w.numpy() for w in model.trainable_weights]  # model.weights also holds metric totals
     logs = model.train_on_batch(features, return_dict=True)
-    return logs["loss"], [w.numpy() for w in model.trainable_weights]  # model.weights also holds metric totals
+    return logs, before, [w.numpy() for w in model.trainable_weights]
 
 
-@pytest.mark.parametrize("kind", TASKS)
-def test_gradient_accumulation_equals_one_large_batch(kind, rng):
-    features = _features(kind, rng, batch=4)
+@pytest.fixture(scope="module", params=TASKS)
+def sgd_steps(request):
+    """{accumulation steps: one SGD step's (logs, weights before, after)} from the same weights and batch of 4;
+    shared by the tests below (each train step costs a trace of seconds)."""
+    kind = request.param
+    features = _features(kind, np.random.default_rng(0), batch=4)
     weights = _task(kind).get_weights()  # the fresh metric totals in here are zeros for both runs
-    loss_1, after_1 = _one_sgd_step(kind, features, weights, 1)
-    loss_2, after_2 = _one_sgd_step(kind, features, weights, 2)
-    np.testing.assert_allclose(loss_2, loss_1, rtol=1e-5)
+    return {accumulation: _one_sgd_step(kind, features, weights, accumulation) for accumulation in (1, 2)}
+
+
+def test_logged_gradient_norm_is_the_applied_gradients_norm(sgd_steps):
+    """With SGD the weight change is lr * gradient, so its norm / lr is the gradient's global norm (with and without
+    accumulation)."""
+    for logs, before, after in sgd_steps.values():
+        delta = np.sqrt(sum(((b - a) ** 2).sum() for b, a in zip(before, after)))
+        np.testing.assert_allclose(logs["gradient_norm"], delta / 0.5, rtol=1e-4)
+
+
+def test_gradient_accumulation_equals_one_large_batch(sgd_steps):
+    (logs_1, _, after_1), (logs_2, _, after_2) = sgd_steps[1], sgd_steps[2]
+    np.testing.assert_allclose(logs_2["loss"], logs_1["loss"], rtol=1e-5)
     for a, b in zip(after_1, after_2):
         np.testing.assert_allclose(a, b, atol=1e-5)
 

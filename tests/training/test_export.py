@@ -169,8 +169,9 @@ def test_saved_model_runs_without_tfpretrain(exports, inputs, tmp_path):
         np.testing.assert_allclose(result["scores"][str(num_classes)], _expected(model, inputs)["score"], atol=1e-5)
 
 
-def test_refuses_to_overwrite_and_replaces_with_overwrite(exported, tmp_path):
-    model, export_dir = exported
+# The two tests below are about directories, not heads: one model (each export traces both signatures, seconds).
+def test_refuses_to_overwrite_and_replaces_with_overwrite(exports, tmp_path):
+    model, export_dir = exports[1]
     with pytest.raises(ExportError, match="exists and is not empty; pass overwrite=True"):
         export_classifier(model, export_dir, LENGTH)
     target = tmp_path / "target"
@@ -183,8 +184,8 @@ def test_refuses_to_overwrite_and_replaces_with_overwrite(exported, tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["target"]  # neither the temp nor the replaced directory remains
 
 
-def test_failed_export_leaves_nothing(exported, tmp_path, monkeypatch):
-    model, _ = exported
+def test_failed_export_leaves_nothing(exports, tmp_path, monkeypatch):
+    model, _ = exports[1]
 
     def fail(path, payload):
         raise OSError("disk full")

@@ -1,5 +1,7 @@
 """BertPretrainer: the model harness, the loss, MLM logits only at the masked positions, the tied embedding."""
 
+import functools
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -15,13 +17,19 @@ def _pretrainer():
     return BertPretrainer(factories.bert_backbone())
 
 
+@functools.cache
+def pretrainer():
+    """One model for the tests that do not train it (a build costs about a second)."""
+    return _pretrainer()
+
+
 def test_harness(rng, tmp_path):
     features = factories.bert_pretraining_features(rng, batch=4, predictions=4)
     check_model(_pretrainer, features, {"mlm_logits": (4, 4, factories.VOCAB), "nsp_logits": (4, 2)}, tmp_path)
 
 
 def test_loss_is_weighted_mlm_mean_plus_nsp_mean(rng):
-    model = _pretrainer()
+    model = pretrainer()
     features = factories.bert_pretraining_features(rng)
     out = model(features)
     mlm = tf.nn.sparse_softmax_cross_entropy_with_logits(features[F.MASKED_LM_IDS], out["mlm_logits"]).numpy()
@@ -33,7 +41,7 @@ def test_loss_is_weighted_mlm_mean_plus_nsp_mean(rng):
 
 
 def test_mlm_head_at_positions_equals_head_over_all_positions(rng):
-    model = _pretrainer()
+    model = pretrainer()
     features = factories.bert_pretraining_features(rng, batch=2, length=8, predictions=3)
     everywhere = dict(features, masked_lm_positions=np.tile(np.arange(8, dtype=np.int32), (2, 1)))
     some = model(features)["mlm_logits"].numpy()
@@ -43,5 +51,5 @@ def test_mlm_head_at_positions_equals_head_over_all_positions(rng):
 
 
 def test_tied_embedding_is_one_variable():
-    model = _pretrainer()
+    model = pretrainer()
     assert len([w for w in model.weights if "token_embedding" in w.name]) == 1

@@ -1,6 +1,8 @@
 """GPT2CausalLM: the model harness, the next-token loss over real targets, the tied output projection.
 (generate(): tests/models/test_sampling.py.)"""
 
+import functools
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -16,12 +18,18 @@ def _lm():
     return GPT2CausalLM(factories.gpt2_backbone())
 
 
+@functools.cache
+def lm():
+    """One model for the tests that do not train it (a build costs about a second)."""
+    return _lm()
+
+
 def test_harness(rng, tmp_path):
     check_model(_lm, factories.causal_lm_features(rng), (4, 16, factories.VOCAB), tmp_path)
 
 
 def test_loss_skips_padding_targets(rng):
-    model = _lm()
+    model = lm()
     features = factories.causal_lm_features(rng)
     logits = model(features).numpy()
     ids, mask = features[F.TOKEN_IDS], features[F.PADDING_MASK]
@@ -37,7 +45,7 @@ def test_loss_skips_padding_targets(rng):
 
 def test_output_projection_is_the_token_embedding(rng):
     """The LM head adds no weights: logits = hidden @ E^T."""
-    model = _lm()
+    model = lm()
     features = factories.causal_lm_features(rng)
     assert len(model.trainable_weights) == len(model.backbone.trainable_weights)
     hidden = model.backbone(features).numpy()
