@@ -20,7 +20,7 @@ def lm():
 
 # generate compiles with XLA by default: one compile (seconds) per sampler setting and shape. Tests whose claim is not
 # about XLA run the same graph without it; test_xla_and_eager_graphs_agree holds XLA to that graph, and the seeded
-# sampling test samples under XLA.
+# sampling and end-token tests run under XLA.
 GRAPH = dict(jit_compile=False)
 
 
@@ -54,7 +54,7 @@ def test_xla_and_eager_graphs_agree():
 def test_generation_stops_at_the_end_token_and_pads_after_it():
     greedy = _greedy_by_full_forward([5, 6], 12)
     end = greedy[4]  # a token greedy decoding emits at position 4
-    out = lm().generate([[5, 6]], max_length=12, end_token_id=end, pad_token_id=0, **GRAPH)
+    out = lm().generate([[5, 6]], max_length=12, end_token_id=end, pad_token_id=0)  # under XLA: the TPU path
     first = 2 + greedy[2:].index(end)
     row, mask = out[F.TOKEN_IDS][0], out[F.PADDING_MASK][0]
     assert row[: first + 1].tolist() == greedy[: first + 1]
