@@ -34,13 +34,19 @@ class Task(keras.Model):
     # -- hooks -------------------------------------------------------------------------------------------------
     def example_loss_denominators(self, features):
         """{term: float32 [B]}: each example's share of a term's denominator, from labels/weights only (e.g. its
-        number of weighted tokens). Example i's own loss is sum over terms of numerator_i / denominator_i (DP-SGD's
-        per-example losses, all examples at once)."""
+        number of weighted tokens). Example i's own loss (`example_losses`, DP-SGD's clipping unit) is sum over terms of
+        numerator_i / denominator_i."""
         raise TypeError(f"{type(self).__name__} must define example_loss_denominators(features)")
 
     def example_loss_numerators(self, features, outputs):
         """{term: float32 [B]}: each example's weighted loss sum, same keys as the denominators."""
         raise TypeError(f"{type(self).__name__} must define example_loss_numerators(features, outputs)")
+
+    def example_losses(self, features, outputs):
+        """[B]: each example's own loss, sum over terms of its numerator / its own denominator (no all-reduce)."""
+        numerators = self.example_loss_numerators(features, outputs)
+        denominators = self.example_loss_denominators(features)
+        return tf.add_n([tf.math.divide_no_nan(v, tf.cast(denominators[k], tf.float32)) for k, v in numerators.items()])
 
     def loss_denominators(self, features):
         """{term: float32 scalar}: the denominators summed over the local batch."""

@@ -11,7 +11,7 @@ One step, over a global batch of n examples split across replicas and micro-batc
 
 (n the fixed batch size; under Poisson sampling the expected batch q * N, whatever the step drew: a normaliser
 that does not depend on the data; padding rows have sample_weight 0 and add exactly zero), where loss_i is example
-i's OWN loss (its weighted-token mean: `loss_denominators` of that example alone, no
+i's OWN loss (its weighted-token mean: `Task.example_losses`, its own denominator, no
 all-reduce), so adding or removing one example moves the clipped sum by at most C. The clipped sums add up over
 micro-batches and replicas; each replica adds noise with stddev sigma * C / sqrt(replicas) (independent streams), so
 the noise in the all-reduced sum has stddev sigma * C and is added exactly once per step. Everything after that
@@ -150,13 +150,6 @@ def check_supported(task):
         )
 
 
-def example_loss(task, features, outputs):
-    """One example's own loss: sum over terms of its numerator / its own denominator (no all-reduce)."""
-    numerators = task.loss_numerators(features, outputs)
-    denominators = task.loss_denominators(features)
-    return tf.add_n([tf.math.divide_no_nan(numerators[k], tf.cast(denominators[k], tf.float32)) for k in numerators])
-
-
 def clipped_gradient_sum(task, features, variables, l2_norm_clip):
     """Per-example gradients of a local (micro-)batch, each clipped to L2 norm `l2_norm_clip`, then summed.
 
@@ -175,7 +168,7 @@ def clipped_gradient_sum(task, features, variables, l2_norm_clip):
                 outputs = task({k: example[k] for k in task.input_keys}, training=True)
             if task.losses:
                 check_supported(task)
-            loss = example_loss(task, example, outputs)
+            loss = task.example_losses(example, outputs)[0]  # the batch of 1's only example
         grads = tape.gradient(loss, variables)
         grads = [tf.zeros_like(v) if g is None else tf.convert_to_tensor(g) for g, v in zip(grads, variables)]
         norm = tf.sqrt(tf.add_n([tf.reduce_sum(tf.square(g)) for g in grads]))  # (global_norm's L2Loss: no pfor)

@@ -60,14 +60,6 @@ def check_supported(task):
     return recorded
 
 
-def per_example_losses(task, features, outputs):
-    """[B]: each example's own loss (its numerators / its own denominators, no all-reduce), from batch outputs, by
-    the task's per-example hooks: one batched computation (a tf.map_fn over the examples, as before, was a serial
-    loop at every step and ~2 s of a tiny BERT's DP trace)."""
-    numerators, denominators = task.example_loss_numerators(features, outputs), task.example_loss_denominators(features)
-    return tf.add_n([tf.math.divide_no_nan(numerators[k], tf.cast(denominators[k], tf.float32)) for k in numerators])
-
-
 def clipped_gradient_sum(task, features, variables, l2_norm_clip, mode="auto"):
     """Per-example gradients of a local (micro-)batch, each clipped to L2 norm `l2_norm_clip`, summed; by ghost
     norms and one weighted backward pass. -> (outputs, summed: one float32 tensor per variable, number clipped).
@@ -81,7 +73,7 @@ def clipped_gradient_sum(task, features, variables, l2_norm_clip, mode="auto"):
             outputs = task({k: features[k] for k in task.input_keys}, training=True)
         if task.losses:
             raise ValueError(f"DP-SGD does not support models with regularisation losses ({len(task.losses)} found)")
-        losses = per_example_losses(task, features, outputs)  # [B]
+        losses = task.example_losses(features, outputs)  # [B], one batched computation
     # d(sum_i loss_i)/d(output) (a vector target sums)
     output_grads = tape.gradient(losses, [record.output for record in recorder.records])
     terms = {}  # id(variable) -> its terms
