@@ -6,8 +6,11 @@ process under XLA, variants interleaved round by round so that machine load fall
            (the label's logit against the row max); `none` is the head without an accuracy
   dropout  the keep mask of layers/dropout.py: uniform floats from threefry (ours), from philox, 32-bit integers
            against an integer threshold, and 16 bits per element (one 32-bit draw split in two)
+  gelu     BERT's exact GELU and its gradient on the FFN activations: ours (tf.nn.gelu, 0.5 x erfc(-x / sqrt 2))
+           against 0.5 x (1 + erf(x / sqrt 2)), the same function through XLA's cheaper erf, and the tanh
+           approximation (GPT-2's; a different function, listed as the floor)
 
-    .venv/bin/python benchmarks/step_parts.py [head|dropout ...] [--rounds 10] [--quick] [--json]
+    .venv/bin/python benchmarks/step_parts.py [head|dropout|gelu ...] [--rounds 10] [--quick] [--json]
 
 Prints milliseconds per call (median over rounds) and each variant's ratio to the first; --json one object per part.
 """
@@ -34,7 +37,10 @@ HEADS = {"bert_mlm": (640, 30522), "gpt2_lm": (4096, 50257)}
 DROPOUT_SHAPES = {"attention [32, 4, 128, 128]": (32, 4, 128, 128), "hidden [32, 128, 256]": (32, 128, 256)}
 QUICK_HEADS = {"tiny": (64, 1000)}
 QUICK_DROPOUT = {"tiny [4, 64, 32]": (4, 64, 32)}
+GELU_SHAPES = {"ffn [32, 128, 1024]": (32, 128, 1024)}
+QUICK_GELU = {"tiny [4, 64, 32]": (4, 64, 32)}
 HIDDEN, RATE = 256, 0.1
+PARTS = ("head", "dropout", "gelu")
 
 
 def _head_variants(rows, vocabulary):
@@ -97,6 +103,26 @@ def _dropout_variants(shape):
     return {name: compiled(fn) for name, fn in fns.items()}
 
 
+def _gelu_variants(shape):
+    from tfpretrain.layers.activations import gelu
+
+    x = tf.random.stateless_normal(shape, [0, 2])
+    upstream = tf.random.stateless_normal(shape, [0, 3])
+
+    def compiled(fn):
+        @tf.function(jit_compile=True)
+        def step():
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = fn(x)
+            return y, tape.gradient(y, x, output_gradients=upstream)
+        return step
+
+    return {name: compiled(fn) for name, fn in (
+        ("ours", gelu), ("erf_form", lambda v: 0.5 * v * (1.0 + tf.math.erf(v * 0.7071067811865476))),
+        ("tanh_approximation", lambda v: tf.nn.gelu(v, approximate=True)))}
+
+
 def time_variants(variants, rounds):
     """{name: median ms per call}: one warm-up call each (compile), then `rounds` rounds over all variants."""
     for fn in variants.values():
@@ -122,6 +148,10 @@ def run(parts, rounds, quick=False):
         for name, shape in (QUICK_DROPOUT if quick else DROPOUT_SHAPES).items():
             results.append({"part": "dropout", "case": name, "shape": list(shape),
                             "ms": time_variants(_dropout_variants(shape), rounds)})
+    if "gelu" in parts:
+        for name, shape in (QUICK_GELU if quick else GELU_SHAPES).items():
+            results.append({"part": "gelu", "case": name, "shape": list(shape),
+                            "ms": time_variants(_gelu_variants(shape), rounds)})
     for result in results:
         first = next(iter(result["ms"].values()))
         result["ratio_to_first"] = {k: v / first for k, v in result["ms"].items()}
@@ -130,15 +160,15 @@ def run(parts, rounds, quick=False):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("parts", nargs="*", help="head, dropout (default: both)")
+    parser.add_argument("parts", nargs="*", help="head, dropout, gelu (default: all)")
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--quick", action="store_true", help="tiny shapes, 2 rounds: checks that the script runs")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    unknown = set(args.parts) - {"head", "dropout"}
+    unknown = set(args.parts) - set(PARTS)
     if unknown:
-        parser.error(f"unknown parts {sorted(unknown)}: choose from head, dropout")
-    results = run(args.parts or ["head", "dropout"], 2 if args.quick else args.rounds, args.quick)
+        parser.error(f"unknown parts {sorted(unknown)}: choose from {', '.join(PARTS)}")
+    results = run(args.parts or list(PARTS), 2 if args.quick else args.rounds, args.quick)
     for result in results:
         if args.json:
             print(json.dumps(result))

@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tests.support import load_benchmark
 
@@ -37,12 +38,27 @@ def test_dropout_variants_drop_at_the_rate():
         assert abs(dropped - bench.RATE) < 0.01, name  # 32,768 draws: 4.5 standard deviations is 0.0075
 
 
+def test_gelu_variants_compute_the_same_gelu_and_gradient():
+    """The exact forms agree to float32 rounding; the tanh approximation is a different function (within 1e-3)."""
+    from scipy.special import erf
+
+    bench = load_benchmark("step_parts")
+    out = {name: [t.numpy().astype(np.float64) for t in fn()] for name, fn in bench._gelu_variants((4, 64, 32)).items()}
+    x = tf.random.stateless_normal((4, 64, 32), [0, 2]).numpy().astype(np.float64)
+    np.testing.assert_allclose(out["ours"][0], x * 0.5 * (1.0 + erf(x / np.sqrt(2.0))), atol=1e-6)
+    np.testing.assert_allclose(out["erf_form"][0], out["ours"][0], atol=2e-6)
+    np.testing.assert_allclose(out["erf_form"][1], out["ours"][1], atol=2e-6)
+    approximate = np.abs(out["tanh_approximation"][0] - out["ours"][0]).max()
+    assert 1e-5 < approximate < 1e-3
+
+
 def test_quick_run_and_json(capsys):
     bench = load_benchmark("step_parts")
     assert bench.main(["--quick", "--json"]) == 0
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [r["part"] for r in records] == ["head", "dropout"]
-    head, dropout = records
+    assert [r["part"] for r in records] == ["head", "dropout", "gelu"]
+    head, dropout, gelu = records
     assert set(head["ms"]) == {"argmax_accuracy", "top_one_accuracy", "no_accuracy"} and min(head["ms"].values()) > 0
     assert set(dropout["ms"]) == {"threefry_float", "philox_float", "threefry_uint32", "threefry_16bit"}
     assert dropout["ratio_to_first"]["threefry_float"] == 1.0
+    assert set(gelu["ms"]) == {"ours", "erf_form", "tanh_approximation"}
