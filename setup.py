@@ -10,6 +10,9 @@ CORE = [
     "safetensors>=0.4",
     "pyyaml>=6",
     "numpy>=1.26",
+    # TensorFlow allows ml_dtypes <1.0, but 0.7.0's extension module takes 1.3 s of CPU to import (0.6.0: 0.05 s),
+    # paid by every process that imports TensorFlow: each CLI command, each test subprocess (measured 2026-12-03).
+    "ml_dtypes>=0.5.1,<0.7",
     # Corpus preparation and TFMA evaluation both run on Beam; TFDS is a corpus and fine-tuning source.
     "apache-beam>=2.60,<3",
     "tensorflow-datasets>=4.9",

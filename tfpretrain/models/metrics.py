@@ -5,6 +5,12 @@ import tensorflow as tf
 from tfpretrain.keras import keras
 
 
+def add_to_mean(metric, total, count):
+    """Add a weighted sum and its weight to a Keras Mean metric (what update_state(values, weights) would add)."""
+    metric.total.assign_add(tf.cast(total, metric.total.dtype))
+    metric.count.assign_add(tf.cast(count, metric.count.dtype))
+
+
 class Perplexity(keras.metrics.Mean):
     """exp(weighted mean token cross-entropy); update with per-token losses and their weights."""
 

@@ -59,6 +59,12 @@ class Task(keras.Model):
     def update_task_metrics(self, features, outputs):
         """Update `self.task_metrics` (Keras metrics) from one local (micro-)batch."""
 
+    def fused_loss_numerators(self, features):
+        """Optional, for the exact-gradient train step: `loss_numerators` computed without materialising the model's
+        outputs (e.g. a vocabulary projection fused with its cross-entropy), updating `task_metrics` itself.
+        None (the default): the step runs the model and the hooks above. DP-SGD and evaluation always do."""
+        return None
+
     # -- plumbing ----------------------------------------------------------------------------------------------
     def _init_task(self, gradient_accumulation_steps=1):
         if int(gradient_accumulation_steps) < 1:
@@ -112,7 +118,9 @@ class Task(keras.Model):
 
     def loss_share(self, features, outputs, denominators):
         """This replica's share of the global loss of a (micro-)batch, given the global denominators."""
-        numerators = self.loss_numerators(features, outputs)
+        return self._share_of(self.loss_numerators(features, outputs), denominators)
+
+    def _share_of(self, numerators, denominators):
         loss = tf.add_n([tf.math.divide_no_nan(numerators[k], denominators[k]) for k in denominators])
         if self.losses:  # layer regularizers, split evenly over replicas
             replicas = tf.distribute.get_strategy().num_replicas_in_sync
@@ -122,13 +130,18 @@ class Task(keras.Model):
     def _gradients(self, features, denominators):
         """(share of loss, grads) for one (micro-)batch, with float16 loss scaling when the optimizer has it."""
         variables = self.trainable_variables
+        outputs = None
         with tf.GradientTape() as tape:
-            outputs = self(self._model_inputs(features), training=True)
-            loss = self.loss_share(features, outputs, denominators)
+            numerators = self.fused_loss_numerators(features)
+            if numerators is None:
+                outputs = self(self._model_inputs(features), training=True)
+                numerators = self.loss_numerators(features, outputs)
+            loss = self._share_of(numerators, denominators)
             scaled = self.optimizer.get_scaled_loss(loss) if self._loss_scaled else loss
         grads = tape.gradient(scaled, variables)
         grads = [tf.zeros_like(v) if g is None else tf.convert_to_tensor(g) for g, v in zip(grads, variables)]
-        self.update_task_metrics(features, outputs)
+        if outputs is not None:
+            self.update_task_metrics(features, outputs)
         return loss, grads
 
     @property

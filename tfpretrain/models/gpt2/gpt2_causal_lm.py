@@ -5,8 +5,9 @@ import tensorflow as tf
 
 from tfpretrain.data import features as F
 from tfpretrain.keras import keras
+from tfpretrain.layers.projection_cross_entropy import projection_cross_entropy
 from tfpretrain.models import sampling as gpt2_sampler
-from tfpretrain.models.metrics import Perplexity, TopOneAccuracy
+from tfpretrain.models.metrics import Perplexity, TopOneAccuracy, add_to_mean
 from tfpretrain.models.task import Task
 
 
@@ -17,14 +18,21 @@ class GPT2CausalLM(Task):
 
     family = "gpt2"
 
-    def __init__(self, backbone, gradient_accumulation_steps=1, name="gpt2_causal_lm", **kwargs):
+    def __init__(self, backbone, gradient_accumulation_steps=1, loss_chunk_rows=256, name="gpt2_causal_lm",
+                 **kwargs):
+        """`loss_chunk_rows`: the train step computes the tied projection and its cross-entropy fused, this many
+        positions at a time (layers/projection_cross_entropy.py), never the whole [B, S, V] logits; 0 or None: the
+        logits are materialised, as `call`, evaluation and DP-SGD always do."""
         inputs = dict(backbone.input)
         hidden = backbone(inputs)
         # The output projection is the token embedding, reused (tied); logits in float32 under any policy.
         logits = tf.cast(backbone.token_embedding(hidden, reverse=True), tf.float32)  # [B, S, V]
         super().__init__(inputs=inputs, outputs=logits, name=name, **kwargs)
         self.backbone = backbone
-        self._head_kwargs = {}
+        if loss_chunk_rows is not None and int(loss_chunk_rows) < 0:
+            raise ValueError(f"loss_chunk_rows must be >= 0 (0: no fusion), got {loss_chunk_rows}")
+        self.loss_chunk_rows = int(loss_chunk_rows or 0)
+        self._head_kwargs = {"loss_chunk_rows": self.loss_chunk_rows}
         self._init_task(gradient_accumulation_steps)
         self.accuracy = TopOneAccuracy(name="accuracy")
         self.perplexity = Perplexity(name="perplexity")
@@ -56,6 +64,20 @@ class GPT2CausalLM(Task):
 
     def example_loss_numerators(self, features, logits):
         return {"lm": tf.reduce_sum(self._token_losses(features, logits) * self._targets(features)[1], axis=1)}
+
+    def fused_loss_numerators(self, features):
+        if not self.loss_chunk_rows:
+            return None
+        hidden = self.backbone(self._model_inputs(features), training=True)  # [B, S, H]
+        targets, weights = self._targets(features)  # [B, S] each
+        table = self.backbone.token_embedding.embeddings  # [V, H]
+        loss_sum, hits = projection_cross_entropy(
+            tf.reshape(hidden, [-1, hidden.shape[-1]]), tf.cast(table, hidden.dtype), tf.reshape(targets, [-1]),
+            tf.reshape(weights, [-1]), self.loss_chunk_rows)
+        weight_sum = tf.reduce_sum(weights)
+        add_to_mean(self.accuracy, hits, weight_sum)
+        add_to_mean(self.perplexity, loss_sum, weight_sum)
+        return {"lm": loss_sum}
 
     def update_task_metrics(self, features, logits):
         targets, weights = self._targets(features)
