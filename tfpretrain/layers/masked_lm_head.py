@@ -38,10 +38,14 @@ class MaskedLMHead(keras.layers.Layer):
         self.bias = self.add_weight("output_bias", shape=(self.token_embedding.vocabulary_size,), initializer="zeros")
         super().build(input_shape)
 
-    def call(self, inputs):
+    def transform(self, inputs):
+        """(sequence_output [B, S, H], masked_lm_positions [B, P]) -> [B, P, H]: what the projection reads."""
         sequence_output, positions = inputs
         gathered = tf.gather(sequence_output, positions, batch_dims=1)  # [B, P, H]
-        x = self.layer_norm(self.dense(gathered))
+        return self.layer_norm(self.dense(gathered))
+
+    def call(self, inputs):
+        x = self.transform(inputs)
         logits = self.token_embedding(x, reverse=True)  # [B, P, V], compute dtype
         return tf.cast(logits, tf.float32) + tf.cast(self.bias, tf.float32)
 

@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 from tests.support import factories
+from tests.support.fused_loss import check_fused_loss
 from tests.support.model_harness import check_model
 from tfpretrain.data import features as F
 from tfpretrain.keras import keras
@@ -53,3 +54,21 @@ def test_mlm_head_at_positions_equals_head_over_all_positions(rng):
 def test_tied_embedding_is_one_variable():
     model = pretrainer()
     assert len([w for w in model.weights if "token_embedding" in w.name]) == 1
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["graph", "xla"])
+def test_fused_mlm_loss_trains_like_the_materialised_logits_and_never_builds_them(rng, jit, monkeypatch):
+    """3-row chunks of 2 x 4 masked positions per micro-batch (the output bias and NSP head included): the last
+    chunk padded; weights 0 at some positions."""
+    logs = check_fused_loss(lambda rows: BertPretrainer(factories.bert_backbone(), gradient_accumulation_steps=2,
+                                                        loss_chunk_rows=rows),
+                            factories.bert_pretraining_features(rng), 4, jit, monkeypatch, chunk_rows=3)
+    assert {"mlm_accuracy", "mlm_perplexity", "nsp_accuracy"} <= set(logs)
+
+
+def test_loss_chunk_rows_is_validated_and_serialised():
+    with pytest.raises(ValueError, match="loss_chunk_rows"):
+        BertPretrainer(factories.bert_backbone(), loss_chunk_rows=-1)
+    model = BertPretrainer(factories.bert_backbone(), loss_chunk_rows=0)
+    assert model.fused_loss_numerators({}) is None
+    assert BertPretrainer.from_config(model.get_config()).loss_chunk_rows == 0

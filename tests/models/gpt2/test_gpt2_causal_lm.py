@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 from tests.support import factories
+from tests.support.fused_loss import check_fused_loss
 from tests.support.model_harness import check_model
 from tfpretrain.data import features as F
 from tfpretrain.keras import keras
@@ -55,31 +56,10 @@ def test_output_projection_is_the_token_embedding(rng):
 
 @pytest.mark.parametrize("jit", [False, True], ids=["graph", "xla"])
 def test_fused_loss_trains_like_the_materialised_logits_and_never_builds_them(rng, jit, monkeypatch):
-    """loss_chunk_rows=24 (2 x 16 positions per micro-batch: 2 chunks, the last padded) against loss_chunk_rows=0,
-    same weights, 2 SGD steps with gradient accumulation over 2 micro-batches: the same logs and weights. The fused
-    step never runs the tied projection over the positions (TokenEmbedding's reverse call), the other one does."""
-    from tfpretrain.layers.token_embedding import TokenEmbedding
-
-    projected = []
-    call = TokenEmbedding.call
-    monkeypatch.setattr(TokenEmbedding, "call", lambda self, inputs, reverse=False: (
-        projected.append(self) if reverse else None, call(self, inputs, reverse=reverse))[1])
-    features = factories.causal_lm_features(rng)
-    models = {}
-    for rows in (0, 24):
-        keras.utils.set_random_seed(0)
-        models[rows] = GPT2CausalLM(factories.gpt2_backbone(), gradient_accumulation_steps=2, loss_chunk_rows=rows)
-        models[rows].compile(optimizer=keras.optimizers.SGD(0.5), jit_compile=jit)
-    models[24].set_weights(models[0].get_weights())
-    projected.clear()  # the functional graphs call it once at construction
-    logs = {rows: model.fit(features, epochs=2, batch_size=4, verbose=0).history for rows, model in models.items()}
-    for key in ("loss", "accuracy", "perplexity", "gradient_norm"):
-        np.testing.assert_allclose(logs[24][key], logs[0][key], rtol=2e-5, err_msg=key)
-    assert logs[0]["loss"][1] < logs[0]["loss"][0]
-    for fused, materialised in zip(models[24].get_weights(), models[0].get_weights()):
-        np.testing.assert_allclose(fused, materialised, rtol=1e-4, atol=1e-6)
-    embedding = {rows: model.backbone.token_embedding for rows, model in models.items()}
-    assert embedding[0] in projected and embedding[24] not in projected
+    """24-row chunks of 2 x 16 positions per micro-batch: 2 chunks, the last padded."""
+    check_fused_loss(lambda rows: GPT2CausalLM(factories.gpt2_backbone(), gradient_accumulation_steps=2,
+                                               loss_chunk_rows=rows),
+                     factories.causal_lm_features(rng), 4, jit, monkeypatch, chunk_rows=24)
 
 
 def test_loss_chunk_rows_is_validated_and_serialised():

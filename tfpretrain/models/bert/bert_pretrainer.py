@@ -6,7 +6,8 @@ from tfpretrain.data import features as F
 from tfpretrain.keras import keras
 from tfpretrain.layers.initializers import truncated_normal
 from tfpretrain.layers.masked_lm_head import MaskedLMHead
-from tfpretrain.models.metrics import Perplexity, TopOneAccuracy
+from tfpretrain.layers.projection_cross_entropy import projection_cross_entropy
+from tfpretrain.models.metrics import Perplexity, TopOneAccuracy, add_to_mean
 from tfpretrain.models.task import Task
 
 
@@ -18,7 +19,11 @@ class BertPretrainer(Task):
 
     family = "bert"
 
-    def __init__(self, backbone, gradient_accumulation_steps=1, name="bert_pretrainer", **kwargs):
+    def __init__(self, backbone, gradient_accumulation_steps=1, loss_chunk_rows=256, name="bert_pretrainer",
+                 **kwargs):
+        """`loss_chunk_rows`: the train step computes the MLM projection and its cross-entropy fused, this many masked
+        positions at a time (layers/projection_cross_entropy.py), never the whole [B, P, V] logits; 0 or None: the
+        logits are materialised, as `call`, evaluation and DP-SGD always do."""
         inputs = dict(backbone.input)
         positions = keras.Input((None,), dtype="int32", name=F.MASKED_LM_POSITIONS)
         inputs[F.MASKED_LM_POSITIONS] = positions
@@ -42,7 +47,10 @@ class BertPretrainer(Task):
         self.backbone = backbone
         self.mlm_head = mlm_head
         self.nsp_head = nsp_head
-        self._head_kwargs = {}
+        if loss_chunk_rows is not None and int(loss_chunk_rows) < 0:
+            raise ValueError(f"loss_chunk_rows must be >= 0 (0: no fusion), got {loss_chunk_rows}")
+        self.loss_chunk_rows = int(loss_chunk_rows or 0)
+        self._head_kwargs = {"loss_chunk_rows": self.loss_chunk_rows}
         self._init_task(gradient_accumulation_steps)
         self.mlm_accuracy = TopOneAccuracy(name="mlm_accuracy")
         self.mlm_perplexity = Perplexity(name="mlm_perplexity")
@@ -70,13 +78,30 @@ class BertPretrainer(Task):
 
     def example_loss_numerators(self, features, outputs):
         weights = tf.cast(features[F.MASKED_LM_WEIGHTS], tf.float32)
-        nsp = tf.nn.sparse_softmax_cross_entropy_with_logits(
-            labels=tf.cast(features[F.NEXT_SENTENCE_LABELS], tf.int32), logits=outputs["nsp_logits"]
-        )
         return {
             "mlm": tf.reduce_sum(self._mlm_token_losses(features, outputs) * weights, axis=1),  # [B]
-            "nsp": nsp,  # [B]
+            "nsp": self._nsp_losses(features, outputs["nsp_logits"]),  # [B]
         }
+
+    def _nsp_losses(self, features, nsp_logits):
+        return tf.nn.sparse_softmax_cross_entropy_with_logits(
+            labels=tf.cast(features[F.NEXT_SENTENCE_LABELS], tf.int32), logits=nsp_logits)  # [B]
+
+    def fused_loss_numerators(self, features):
+        if not self.loss_chunk_rows:
+            return None
+        backbone_outputs = self.backbone({k: features[k] for k in self.backbone.input_keys}, training=True)
+        x = self.mlm_head.transform((backbone_outputs["sequence_output"], features[F.MASKED_LM_POSITIONS]))
+        weights = tf.cast(features[F.MASKED_LM_WEIGHTS], tf.float32)  # [B, P]
+        mlm, hits = projection_cross_entropy(
+            tf.reshape(x, [-1, x.shape[-1]]), tf.cast(self.backbone.token_embedding.embeddings, x.dtype),
+            tf.reshape(features[F.MASKED_LM_IDS], [-1]), tf.reshape(weights, [-1]), self.loss_chunk_rows,
+            bias=self.mlm_head.bias)
+        nsp_logits = self.nsp_head(backbone_outputs["pooled_output"])
+        add_to_mean(self.mlm_accuracy, hits, tf.reduce_sum(weights))
+        add_to_mean(self.mlm_perplexity, mlm, tf.reduce_sum(weights))
+        self.nsp_accuracy.update_state(features[F.NEXT_SENTENCE_LABELS], nsp_logits)
+        return {"mlm": mlm, "nsp": tf.reduce_sum(self._nsp_losses(features, nsp_logits))}
 
     def update_task_metrics(self, features, outputs):
         weights = tf.cast(features[F.MASKED_LM_WEIGHTS], tf.float32)
