@@ -9,7 +9,7 @@ from tfpretrain.keras import keras
 def check_fused_loss(make_task, features, batch_size, jit, monkeypatch, chunk_rows):
     """make_task(loss_chunk_rows) -> a fresh task; trains loss_chunk_rows=0 and =chunk_rows from the same weights,
     2 steps of 2 micro-batches each. TokenEmbedding's reverse call (the tied projection over the positions) must
-    run for the first and never for the second."""
+    run for the first, and for the second only without XLA (the fusion is for compiled steps)."""
     from tfpretrain.layers.token_embedding import TokenEmbedding
 
     projected = []
@@ -32,5 +32,5 @@ def check_fused_loss(make_task, features, batch_size, jit, monkeypatch, chunk_ro
     for fused, materialised in zip(models[chunk_rows].get_weights(), models[0].get_weights()):
         np.testing.assert_allclose(fused, materialised, rtol=1e-4, atol=1e-6)
     embedding = {rows: model.backbone.token_embedding for rows, model in models.items()}
-    assert embedding[0] in projected and embedding[chunk_rows] not in projected
+    assert embedding[0] in projected and (embedding[chunk_rows] in projected) == (not jit)
     return logs[0]

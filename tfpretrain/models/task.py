@@ -65,6 +65,11 @@ class Task(keras.Model):
         None (the default): the step runs the model and the hooks above. DP-SGD and evaluation always do."""
         return None
 
+    @property
+    def _compiled_step(self):
+        """True when train_step runs under XLA: jit_compile, or a TPU (which always compiles)."""
+        return bool(self.jit_compile) or isinstance(self.distribute_strategy, tf.distribute.TPUStrategy)
+
     # -- plumbing ----------------------------------------------------------------------------------------------
     def _init_task(self, gradient_accumulation_steps=1):
         if int(gradient_accumulation_steps) < 1:

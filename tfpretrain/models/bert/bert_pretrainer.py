@@ -23,7 +23,8 @@ class BertPretrainer(Task):
                  **kwargs):
         """`loss_chunk_rows`: the train step computes the MLM projection and its cross-entropy fused, this many masked
         positions at a time (layers/projection_cross_entropy.py), never the whole [B, P, V] logits; 0 or None: the
-        logits are materialised, as `call`, evaluation and DP-SGD always do."""
+        logits are materialised, as `call`, evaluation and DP-SGD always do. Only under XLA (jit_compile, TPUs): without
+        it the chunk loop measured slower than the materialised logits (benchmarks/loss_fusion.py --jit off)."""
         inputs = dict(backbone.input)
         positions = keras.Input((None,), dtype="int32", name=F.MASKED_LM_POSITIONS)
         inputs[F.MASKED_LM_POSITIONS] = positions
@@ -88,7 +89,7 @@ class BertPretrainer(Task):
             labels=tf.cast(features[F.NEXT_SENTENCE_LABELS], tf.int32), logits=nsp_logits)  # [B]
 
     def fused_loss_numerators(self, features):
-        if not self.loss_chunk_rows:
+        if not self.loss_chunk_rows or not self._compiled_step:
             return None
         backbone_outputs = self.backbone({k: features[k] for k in self.backbone.input_keys}, training=True)
         x = self.mlm_head.transform((backbone_outputs["sequence_output"], features[F.MASKED_LM_POSITIONS]))

@@ -22,7 +22,8 @@ class GPT2CausalLM(Task):
                  **kwargs):
         """`loss_chunk_rows`: the train step computes the tied projection and its cross-entropy fused, this many
         positions at a time (layers/projection_cross_entropy.py), never the whole [B, S, V] logits; 0 or None: the
-        logits are materialised, as `call`, evaluation and DP-SGD always do."""
+        logits are materialised, as `call`, evaluation and DP-SGD always do. Only under XLA (jit_compile, TPUs): without
+        it the chunk loop measured slower than the materialised logits (benchmarks/loss_fusion.py --jit off)."""
         inputs = dict(backbone.input)
         hidden = backbone(inputs)
         # The output projection is the token embedding, reused (tied); logits in float32 under any policy.
@@ -66,7 +67,7 @@ class GPT2CausalLM(Task):
         return {"lm": tf.reduce_sum(self._token_losses(features, logits) * self._targets(features)[1], axis=1)}
 
     def fused_loss_numerators(self, features):
-        if not self.loss_chunk_rows:
+        if not self.loss_chunk_rows or not self._compiled_step:
             return None
         hidden = self.backbone(self._model_inputs(features), training=True)  # [B, S, H]
         targets, weights = self._targets(features)  # [B, S] each
