@@ -3,6 +3,7 @@ TFMA (the run directory is all `evaluate` needs), export it; GPT-2 generate thro
 
 import csv
 import json
+import re
 
 import pytest
 
@@ -130,4 +131,7 @@ def test_evaluate_joins_probes_audit_explanations_privacy_and_energy(evaluation)
     assert "kWh" in card["energy"]["fine-tuning (run)"]  # the fine-tune tracked its energy by default
     explained = json.loads((out / "explanations.json").read_text())
     assert {r["slice"] for r in explained} >= {"overall", "gender=female", "gender=male"}
-    assert "1234" not in (out / "model_card.md").read_text() + report  # canary secrets never leave the key
+    # Canary secrets never leave the key: neither secret as a number of its own in the card or the page's text.
+    # (Tags go first: an SVG coordinate such as x="26050376241234" is not a leak; neither is a decimal's tail.)
+    text = re.sub(r"<[^>]*>", " ", (out / "model_card.md").read_text() + report)
+    assert not re.search(r"(?<![\d.])(1234|5678)(?!\d)", text)

@@ -65,10 +65,18 @@ class Task(keras.Model):
         None (the default): the step runs the model and the hooks above. DP-SGD and evaluation always do."""
         return None
 
+    def _init_loss_fusion(self, loss_chunk_rows):
+        """For tasks with a fused loss: positions per chunk (0 or None: never fused), validated and serialised."""
+        if loss_chunk_rows is not None and int(loss_chunk_rows) < 0:
+            raise ValueError(f"loss_chunk_rows must be >= 0 (0: no fusion), got {loss_chunk_rows}")
+        self.loss_chunk_rows = int(loss_chunk_rows or 0)
+        self._head_kwargs["loss_chunk_rows"] = self.loss_chunk_rows
+
     @property
-    def _compiled_step(self):
-        """True when train_step runs under XLA: jit_compile, or a TPU (which always compiles)."""
-        return bool(self.jit_compile) or isinstance(self.distribute_strategy, tf.distribute.TPUStrategy)
+    def _fuse_loss(self):
+        """Fuse when asked to and train_step runs under XLA (jit_compile, or a TPU, which always compiles)."""
+        compiled = bool(self.jit_compile) or isinstance(self.distribute_strategy, tf.distribute.TPUStrategy)
+        return bool(self.loss_chunk_rows) and compiled
 
     # -- plumbing ----------------------------------------------------------------------------------------------
     def _init_task(self, gradient_accumulation_steps=1):

@@ -48,10 +48,8 @@ class BertPretrainer(Task):
         self.backbone = backbone
         self.mlm_head = mlm_head
         self.nsp_head = nsp_head
-        if loss_chunk_rows is not None and int(loss_chunk_rows) < 0:
-            raise ValueError(f"loss_chunk_rows must be >= 0 (0: no fusion), got {loss_chunk_rows}")
-        self.loss_chunk_rows = int(loss_chunk_rows or 0)
-        self._head_kwargs = {"loss_chunk_rows": self.loss_chunk_rows}
+        self._head_kwargs = {}
+        self._init_loss_fusion(loss_chunk_rows)
         self._init_task(gradient_accumulation_steps)
         self.mlm_accuracy = TopOneAccuracy(name="mlm_accuracy")
         self.mlm_perplexity = Perplexity(name="mlm_perplexity")
@@ -89,7 +87,7 @@ class BertPretrainer(Task):
             labels=tf.cast(features[F.NEXT_SENTENCE_LABELS], tf.int32), logits=nsp_logits)  # [B]
 
     def fused_loss_numerators(self, features):
-        if not self.loss_chunk_rows or not self._compiled_step:
+        if not self._fuse_loss:
             return None
         backbone_outputs = self.backbone({k: features[k] for k in self.backbone.input_keys}, training=True)
         x = self.mlm_head.transform((backbone_outputs["sequence_output"], features[F.MASKED_LM_POSITIONS]))

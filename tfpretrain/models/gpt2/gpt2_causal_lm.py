@@ -30,10 +30,8 @@ class GPT2CausalLM(Task):
         logits = tf.cast(backbone.token_embedding(hidden, reverse=True), tf.float32)  # [B, S, V]
         super().__init__(inputs=inputs, outputs=logits, name=name, **kwargs)
         self.backbone = backbone
-        if loss_chunk_rows is not None and int(loss_chunk_rows) < 0:
-            raise ValueError(f"loss_chunk_rows must be >= 0 (0: no fusion), got {loss_chunk_rows}")
-        self.loss_chunk_rows = int(loss_chunk_rows or 0)
-        self._head_kwargs = {"loss_chunk_rows": self.loss_chunk_rows}
+        self._head_kwargs = {}
+        self._init_loss_fusion(loss_chunk_rows)
         self._init_task(gradient_accumulation_steps)
         self.accuracy = TopOneAccuracy(name="accuracy")
         self.perplexity = Perplexity(name="perplexity")
@@ -67,7 +65,7 @@ class GPT2CausalLM(Task):
         return {"lm": tf.reduce_sum(self._token_losses(features, logits) * self._targets(features)[1], axis=1)}
 
     def fused_loss_numerators(self, features):
-        if not self.loss_chunk_rows or not self._compiled_step:
+        if not self._fuse_loss:
             return None
         hidden = self.backbone(self._model_inputs(features), training=True)  # [B, S, H]
         targets, weights = self._targets(features)  # [B, S] each
