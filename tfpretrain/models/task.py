@@ -13,7 +13,9 @@ import tensorflow as tf
 
 from tfpretrain.data import features as F
 from tfpretrain.keras import keras
+from tfpretrain.layers.projection_cross_entropy import projection_cross_entropy
 from tfpretrain.models import families
+from tfpretrain.models.metrics import add_to_mean
 
 
 def replica_sum(value):
@@ -77,6 +79,19 @@ class Task(keras.Model):
         """Fuse when asked to and train_step runs under XLA (jit_compile, or a TPU, which always compiles)."""
         compiled = bool(self.jit_compile) or isinstance(self.distribute_strategy, tf.distribute.TPUStrategy)
         return bool(self.loss_chunk_rows) and compiled
+
+    def _fused_vocabulary_loss(self, hidden, labels, weights, accuracy, perplexity, bias=None):
+        """sum_i w_i xent_i of the tied projection of hidden [..., H] against labels [...] with weights [...],
+        fused and chunked (layers/projection_cross_entropy.py); adds the same sums to the accuracy and perplexity
+        metrics that update_task_metrics feeds from materialised logits."""
+        weights = tf.cast(weights, tf.float32)
+        loss_sum, hits = projection_cross_entropy(
+            tf.reshape(hidden, [-1, hidden.shape[-1]]), tf.cast(self.backbone.token_embedding.embeddings, hidden.dtype),
+            tf.reshape(labels, [-1]), tf.reshape(weights, [-1]), self.loss_chunk_rows, bias=bias)
+        weight_sum = tf.reduce_sum(weights)
+        add_to_mean(accuracy, hits, weight_sum)
+        add_to_mean(perplexity, loss_sum, weight_sum)
+        return loss_sum
 
     # -- plumbing ----------------------------------------------------------------------------------------------
     def _init_task(self, gradient_accumulation_steps=1):

@@ -6,8 +6,7 @@ from tfpretrain.data import features as F
 from tfpretrain.keras import keras
 from tfpretrain.layers.initializers import truncated_normal
 from tfpretrain.layers.masked_lm_head import MaskedLMHead
-from tfpretrain.layers.projection_cross_entropy import projection_cross_entropy
-from tfpretrain.models.metrics import Perplexity, TopOneAccuracy, add_to_mean
+from tfpretrain.models.metrics import Perplexity, TopOneAccuracy
 from tfpretrain.models.task import Task
 
 
@@ -91,14 +90,9 @@ class BertPretrainer(Task):
             return None
         backbone_outputs = self.backbone({k: features[k] for k in self.backbone.input_keys}, training=True)
         x = self.mlm_head.transform((backbone_outputs["sequence_output"], features[F.MASKED_LM_POSITIONS]))
-        weights = tf.cast(features[F.MASKED_LM_WEIGHTS], tf.float32)  # [B, P]
-        mlm, hits = projection_cross_entropy(
-            tf.reshape(x, [-1, x.shape[-1]]), tf.cast(self.backbone.token_embedding.embeddings, x.dtype),
-            tf.reshape(features[F.MASKED_LM_IDS], [-1]), tf.reshape(weights, [-1]), self.loss_chunk_rows,
-            bias=self.mlm_head.bias)
+        mlm = self._fused_vocabulary_loss(x, features[F.MASKED_LM_IDS], features[F.MASKED_LM_WEIGHTS],
+                                          self.mlm_accuracy, self.mlm_perplexity, bias=self.mlm_head.bias)
         nsp_logits = self.nsp_head(backbone_outputs["pooled_output"])
-        add_to_mean(self.mlm_accuracy, hits, tf.reduce_sum(weights))
-        add_to_mean(self.mlm_perplexity, mlm, tf.reduce_sum(weights))
         self.nsp_accuracy.update_state(features[F.NEXT_SENTENCE_LABELS], nsp_logits)
         return {"mlm": mlm, "nsp": tf.reduce_sum(self._nsp_losses(features, nsp_logits))}
 

@@ -5,9 +5,8 @@ import tensorflow as tf
 
 from tfpretrain.data import features as F
 from tfpretrain.keras import keras
-from tfpretrain.layers.projection_cross_entropy import projection_cross_entropy
 from tfpretrain.models import sampling as gpt2_sampler
-from tfpretrain.models.metrics import Perplexity, TopOneAccuracy, add_to_mean
+from tfpretrain.models.metrics import Perplexity, TopOneAccuracy
 from tfpretrain.models.task import Task
 
 
@@ -69,14 +68,7 @@ class GPT2CausalLM(Task):
             return None
         hidden = self.backbone(self._model_inputs(features), training=True)  # [B, S, H]
         targets, weights = self._targets(features)  # [B, S] each
-        table = self.backbone.token_embedding.embeddings  # [V, H]
-        loss_sum, hits = projection_cross_entropy(
-            tf.reshape(hidden, [-1, hidden.shape[-1]]), tf.cast(table, hidden.dtype), tf.reshape(targets, [-1]),
-            tf.reshape(weights, [-1]), self.loss_chunk_rows)
-        weight_sum = tf.reduce_sum(weights)
-        add_to_mean(self.accuracy, hits, weight_sum)
-        add_to_mean(self.perplexity, loss_sum, weight_sum)
-        return {"lm": loss_sum}
+        return {"lm": self._fused_vocabulary_loss(hidden, targets, weights, self.accuracy, self.perplexity)}
 
     def update_task_metrics(self, features, logits):
         targets, weights = self._targets(features)
