@@ -9,8 +9,12 @@ process under XLA, variants interleaved round by round so that machine load fall
   gelu     BERT's exact GELU and its gradient on the FFN activations: ours (tf.nn.gelu, 0.5 x erfc(-x / sqrt 2))
            against 0.5 x (1 + erf(x / sqrt 2)), the same function through XLA's cheaper erf, and the tanh
            approximation (GPT-2's; a different function, listed as the floor)
+  optimizer  one AdamW update (weight decay on) of MiniLM-shaped variables (22.7M parameters, BERT's 30,522-token
+           embedding included), as a plain graph and under XLA: ours (training/optimization.AdamW: the decay, then
+           ResourceApplyAdam per variable) against the same update rule as elementwise TensorFlow ops (what AdamW
+           ran before, and what LAMB still runs)
 
-    .venv/bin/python benchmarks/step_parts.py [head|dropout|gelu ...] [--rounds 10] [--quick] [--json]
+    .venv/bin/python benchmarks/step_parts.py [head|dropout|gelu|optimizer ...] [--rounds 10] [--quick] [--json]
 
 Prints milliseconds per call (median over rounds) and each variant's ratio to the first; --json one object per part.
 """
@@ -39,8 +43,11 @@ QUICK_HEADS = {"tiny": (64, 1000)}
 QUICK_DROPOUT = {"tiny [4, 64, 32]": (4, 64, 32)}
 GELU_SHAPES = {"ffn [32, 128, 1024]": (32, 128, 1024)}
 QUICK_GELU = {"tiny [4, 64, 32]": (4, 64, 32)}
+# (vocabulary, hidden, layers, FFN): all-MiniLM-L6-v2's shapes
+OPTIMIZER_SHAPES = {"minilm (22.7M parameters)": (30522, 384, 6, 1536)}
+QUICK_OPTIMIZER = {"tiny": (100, 16, 1, 32)}
 HIDDEN, RATE = 256, 0.1
-PARTS = ("head", "dropout", "gelu")
+PARTS = ("head", "dropout", "gelu", "optimizer")
 
 
 def _head_variants(rows, vocabulary):
@@ -123,6 +130,40 @@ def _gelu_variants(shape):
         ("tanh_approximation", lambda v: tf.nn.gelu(v, approximate=True)))}
 
 
+def _optimizer_variants(vocabulary, hidden, layers, ffn):
+    from tfpretrain.training.optimization import AdamW
+
+    class ElementwiseAdamW(AdamW):
+        """The same update as elementwise ops: w <- w - lr (m_hat / (sqrt(v_hat) + eps) + wd w)."""
+
+        def update_step(self, gradient, variable):
+            variable.assign_sub(tf.cast(self.learning_rate, variable.dtype) * self._direction(gradient, variable))
+
+    shapes = [("token_embedding/embeddings", (vocabulary, hidden))]
+    for i in range(layers):
+        shapes += [(f"layer_{i}/{name}", shape) for name, shape in (
+            ("qkv/kernel", (hidden, 3 * hidden)), ("qkv/bias", (3 * hidden,)), ("out/kernel", (hidden, hidden)),
+            ("out/bias", (hidden,)), ("ffn_in/kernel", (hidden, ffn)), ("ffn_in/bias", (ffn,)),
+            ("ffn_out/kernel", (ffn, hidden)), ("ffn_out/bias", (hidden,)), ("norm/gamma", (hidden,)))]
+    grads = [tf.random.stateless_normal(shape, [1, i]) * 1e-3 for i, (_, shape) in enumerate(shapes)]
+
+    def make(cls, jit):
+        variables = [tf.Variable(tf.random.stateless_normal(shape, [0, i]) * 0.02, name=name)
+                     for i, (name, shape) in enumerate(shapes)]
+        optimizer = cls(1e-3, weight_decay=0.01, jit_compile=False)
+        optimizer.build(variables)
+
+        @tf.function(jit_compile=jit)
+        def step():
+            optimizer.apply_gradients(zip(grads, variables))
+            return optimizer.iterations
+        step.variables = variables
+        return step
+
+    return {f"{name}_{mode}": make(cls, jit) for mode, jit in (("graph", False), ("xla", True))
+            for name, cls in (("ours", AdamW), ("elementwise", ElementwiseAdamW))}
+
+
 def time_variants(variants, rounds):
     """{name: median ms per call}: one warm-up call each (compile), then `rounds` rounds over all variants."""
     for fn in variants.values():
@@ -152,6 +193,10 @@ def run(parts, rounds, quick=False):
         for name, shape in (QUICK_GELU if quick else GELU_SHAPES).items():
             results.append({"part": "gelu", "case": name, "shape": list(shape),
                             "ms": time_variants(_gelu_variants(shape), rounds)})
+    if "optimizer" in parts:
+        for name, shape in (QUICK_OPTIMIZER if quick else OPTIMIZER_SHAPES).items():
+            results.append({"part": "optimizer", "case": name,
+                            "ms": time_variants(_optimizer_variants(*shape), rounds)})
     for result in results:
         first = next(iter(result["ms"].values()))
         result["ratio_to_first"] = {k: v / first for k, v in result["ms"].items()}
@@ -160,7 +205,7 @@ def run(parts, rounds, quick=False):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("parts", nargs="*", help="head, dropout, gelu (default: all)")
+    parser.add_argument("parts", nargs="*", help="head, dropout, gelu, optimizer (default: all)")
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--quick", action="store_true", help="tiny shapes, 2 rounds: checks that the script runs")
     parser.add_argument("--json", action="store_true")

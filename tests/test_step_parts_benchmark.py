@@ -1,5 +1,6 @@
 """benchmarks/step_parts.py does not rot, and its variants compute the same thing (else the timings compare apples
-with pears): the head variants the same loss and accuracy as numpy, the dropout variants masks at the set rate.
+with pears): the head variants the same loss and accuracy as numpy, the dropout variants masks at the set rate,
+the GELU variants the same function, the optimizer variants the same AdamW update.
 
 Never asserts on timings (a benchmark is a script, not a timed test)."""
 
@@ -52,13 +53,39 @@ def test_gelu_variants_compute_the_same_gelu_and_gradient():
     assert 1e-5 < approximate < 1e-3
 
 
+def test_optimizer_variants_make_the_same_update():
+    """Ours (decay, then the fused kernel) and the elementwise rule, graph and XLA, move the weights alike: after 3
+    steps within float32 rounding of each other, and the first step's change is numpy's AdamW step."""
+    bench = load_benchmark("step_parts")
+    variants = bench._optimizer_variants(50, 8, 1, 16)
+    before = [v.numpy().astype(np.float64) for v in variants["ours_graph"].variables]
+    first = {}
+    for name, fn in variants.items():
+        fn()
+        first[name] = [v.numpy().astype(np.float64) for v in fn.variables]
+        fn(), fn()
+    grads = [tf.random.stateless_normal(w.shape, [1, i]).numpy().astype(np.float64) * 1e-3
+             for i, w in enumerate(before)]
+    # step 1: m_hat = g, v_hat = g^2, so w <- w - lr (g / (|g| + eps) + wd w) where the name decays (not bias/gamma)
+    for name, got in first.items():
+        for variable, w, g, w1 in zip(variants[name].variables, before, grads, got):
+            wd = 0.0 if variable.name.endswith(("bias:0", "gamma:0")) else 0.01
+            np.testing.assert_allclose(w1, w - 1e-3 * (g / (np.abs(g) + 1e-6) + wd * w), rtol=1e-5, atol=1e-8,
+                                       err_msg=f"{name} {variable.name}")
+    final = {name: [v.numpy() for v in fn.variables] for name, fn in variants.items()}
+    for name, weights in final.items():
+        for a, b in zip(weights, final["elementwise_graph"]):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7, err_msg=name)
+
+
 def test_quick_run_and_json(capsys):
     bench = load_benchmark("step_parts")
     assert bench.main(["--quick", "--json"]) == 0
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [r["part"] for r in records] == ["head", "dropout", "gelu"]
-    head, dropout, gelu = records
+    assert [r["part"] for r in records] == ["head", "dropout", "gelu", "optimizer"]
+    head, dropout, gelu, optimizer = records
     assert set(head["ms"]) == {"argmax_accuracy", "top_one_accuracy", "no_accuracy"} and min(head["ms"].values()) > 0
     assert set(dropout["ms"]) == {"threefry_float", "philox_float", "threefry_uint32", "threefry_16bit"}
     assert dropout["ratio_to_first"]["threefry_float"] == 1.0
     assert set(gelu["ms"]) == {"ours", "erf_form", "tanh_approximation"}
+    assert set(optimizer["ms"]) == {"ours_graph", "elementwise_graph", "ours_xla", "elementwise_xla"}

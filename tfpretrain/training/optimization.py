@@ -252,8 +252,25 @@ class AdamW(_DecoupledAdam):
                          **kwargs)
 
     def update_step(self, gradient, variable):
-        lr = tf.cast(self.learning_rate, variable.dtype)
-        variable.assign_sub(lr * self._direction(gradient, variable))
+        """w <- w - lr * wd * w (decaying variables), then the Adam step as one fused kernel per variable
+        (ResourceApplyAdam: moments and weight in one pass, where the unfused form is a dozen elementwise ops, each a
+        pass over the variable, when the step is not compiled by XLA). The kernel's "epsilon hat" form gives this
+        class's epsilon-on-v_hat form with epsilon scaled by sqrt(1 - b2^t):
+        lr sqrt(1 - b2^t) / (1 - b1^t) m / (sqrt(v) + eps sqrt(1 - b2^t)) = lr m_hat / (sqrt(v_hat) + eps).
+        The Adam step does not read w, so decaying first is the same as decaying with the step."""
+        dtype = variable.dtype
+        lr = tf.cast(self.learning_rate, dtype)
+        if self.decays(variable):
+            variable.assign_sub(lr * tf.cast(self.weight_decay, dtype) * variable)
+        index = self._index_dict[self._var_key(variable)]
+        step = tf.cast(self.iterations + 1, dtype)
+        beta_1, beta_2 = tf.cast(self.beta_1, dtype), tf.cast(self.beta_2, dtype)
+        beta_2_power = tf.pow(beta_2, step)
+        tf.raw_ops.ResourceApplyAdam(
+            var=variable.handle, m=self._momentums[index].handle, v=self._velocities[index].handle,
+            beta1_power=tf.pow(beta_1, step), beta2_power=beta_2_power, lr=lr, beta1=beta_1, beta2=beta_2,
+            epsilon=tf.cast(self.epsilon, dtype) * tf.sqrt(1.0 - beta_2_power),
+            grad=tf.cast(tf.convert_to_tensor(gradient), dtype))  # IndexedSlices -> dense, as the reference form
 
 
 @_serializable
