@@ -199,6 +199,7 @@ class Task(keras.Model):
                 self.optimizer.build(self.trainable_variables)
         return super().make_train_function(force)
 
+    @tf.autograph.experimental.do_not_convert
     def train_step(self, data):
         features = self._merge_features(data)
         denominators = self._global_denominators(features)
@@ -216,6 +217,7 @@ class Task(keras.Model):
         self.loss_tracker.update_state(replica_sum(loss))
         return {m.name: m.result() for m in self.metrics}
 
+    @tf.autograph.experimental.do_not_convert
     def test_step(self, data):
         features = self._merge_features(data)
         outputs = self(self._model_inputs(features), training=False)
