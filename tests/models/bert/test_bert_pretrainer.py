@@ -56,13 +56,12 @@ def test_tied_embedding_is_one_variable():
     assert len([w for w in model.weights if "token_embedding" in w.name]) == 1
 
 
-@pytest.mark.parametrize("jit", [False, True], ids=["graph", "xla"])
-def test_fused_mlm_loss_trains_like_the_materialised_logits_and_never_builds_them(rng, jit, monkeypatch):
+def test_fused_mlm_loss_trains_like_the_materialised_logits_and_never_builds_them(rng, monkeypatch):
     """3-row chunks of 2 x 4 masked positions per micro-batch (the output bias and NSP head included): the last
     chunk padded; weights 0 at some positions."""
     logs = check_fused_loss(lambda rows: BertPretrainer(factories.bert_backbone(), gradient_accumulation_steps=2,
                                                         loss_chunk_rows=rows),
-                            factories.bert_pretraining_features(rng), 4, jit, monkeypatch, chunk_rows=3)
+                            factories.bert_pretraining_features(rng), 4, monkeypatch, chunk_rows=3)
     assert {"mlm_accuracy", "mlm_perplexity", "nsp_accuracy"} <= set(logs)
 
 
