@@ -203,14 +203,18 @@ class _DecoupledAdam(keras.optimizers.Optimizer):
             variable, self._decay_exclude
         )
 
+    def _adam_inputs(self, gradient, variable):
+        """-> (dense gradient, slot m, slot v, t = iterations + 1, beta_1, beta_2), in the variable's dtype."""
+        dtype = variable.dtype
+        index = self._index_dict[self._var_key(variable)]
+        gradient = tf.cast(tf.convert_to_tensor(gradient), dtype)  # IndexedSlices -> dense (LAMB needs all of u)
+        return (gradient, self._momentums[index], self._velocities[index], tf.cast(self.iterations + 1, dtype),
+                tf.cast(self.beta_1, dtype), tf.cast(self.beta_2, dtype))
+
     def _direction(self, gradient, variable):
         """u = m_hat / (sqrt(v_hat) + eps) [+ wd * w], updating the moment slots."""
         dtype = variable.dtype
-        gradient = tf.cast(tf.convert_to_tensor(gradient), dtype)  # IndexedSlices -> dense (LAMB needs all of u)
-        index = self._index_dict[self._var_key(variable)]
-        m, v = self._momentums[index], self._velocities[index]
-        step = tf.cast(self.iterations + 1, dtype)
-        beta_1, beta_2 = tf.cast(self.beta_1, dtype), tf.cast(self.beta_2, dtype)
+        gradient, m, v, step, beta_1, beta_2 = self._adam_inputs(gradient, variable)
         new_m = beta_1 * m + (1.0 - beta_1) * gradient
         new_v = beta_2 * v + (1.0 - beta_2) * tf.square(gradient)
         m.assign(new_m)
@@ -262,15 +266,12 @@ class AdamW(_DecoupledAdam):
         lr = tf.cast(self.learning_rate, dtype)
         if self.decays(variable):
             variable.assign_sub(lr * tf.cast(self.weight_decay, dtype) * variable)
-        index = self._index_dict[self._var_key(variable)]
-        step = tf.cast(self.iterations + 1, dtype)
-        beta_1, beta_2 = tf.cast(self.beta_1, dtype), tf.cast(self.beta_2, dtype)
+        gradient, m, v, step, beta_1, beta_2 = self._adam_inputs(gradient, variable)
         beta_2_power = tf.pow(beta_2, step)
         tf.raw_ops.ResourceApplyAdam(
-            var=variable.handle, m=self._momentums[index].handle, v=self._velocities[index].handle,
-            beta1_power=tf.pow(beta_1, step), beta2_power=beta_2_power, lr=lr, beta1=beta_1, beta2=beta_2,
-            epsilon=tf.cast(self.epsilon, dtype) * tf.sqrt(1.0 - beta_2_power),
-            grad=tf.cast(tf.convert_to_tensor(gradient), dtype))  # IndexedSlices -> dense, as the reference form
+            var=variable.handle, m=m.handle, v=v.handle, beta1_power=tf.pow(beta_1, step), beta2_power=beta_2_power,
+            lr=lr, beta1=beta_1, beta2=beta_2, epsilon=tf.cast(self.epsilon, dtype) * tf.sqrt(1.0 - beta_2_power),
+            grad=gradient)
 
 
 @_serializable
